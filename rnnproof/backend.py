@@ -1,0 +1,146 @@
+"""Array backend: NumPy (default) or CuPy, dtype, seeded RNG, memory guard.
+
+Environment variables
+---------------------
+``RNNPROOF_BACKEND``  ``numpy`` | ``cupy`` | ``auto`` (default ``auto``: CuPy when it imports
+                      *and* a device answers, otherwise NumPy).
+``RNNPROOF_DTYPE``    overrides the default dtype (float64 on NumPy, float32 on CuPy).
+``RNNPROOF_PROFILE``  ``quick`` | ``full`` (default: quick on NumPy, full on CuPy).
+
+This is the only module that imports CuPy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import lru_cache
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("rnnproof")
+
+PROFILES = ("quick", "full")
+
+
+class MemoryBudgetError(MemoryError):
+    """Raised before an allocation that would not fit in the available memory."""
+
+
+@lru_cache(maxsize=None)
+def _select() -> tuple[str, ModuleType]:
+    wanted = os.environ.get("RNNPROOF_BACKEND", "auto").strip().lower()
+    if wanted not in ("numpy", "cupy", "auto"):
+        raise ValueError(
+            f"RNNPROOF_BACKEND={wanted!r} is not one of 'numpy', 'cupy', 'auto'")
+    if wanted == "numpy":
+        return "numpy", np
+    try:
+        import cupy  # noqa: PLC0415 (optional dependency, only imported here)
+
+        cupy.cuda.runtime.getDeviceCount()
+        cupy.zeros(1).sum().item()  # a device must answer, not just the import
+    except Exception as exc:  # CuPy may import and then fail on the first device call
+        if wanted == "cupy":
+            raise RuntimeError(
+                f"RNNPROOF_BACKEND=cupy but CuPy cannot use a device: {exc!r}") from exc
+        log.info("rnnproof: CuPy unavailable (%s); using NumPy", type(exc).__name__)
+        return "numpy", np
+    log.info("rnnproof: using CuPy")
+    return "cupy", cupy
+
+
+def name() -> str:
+    """Name of the active backend: ``'numpy'`` or ``'cupy'``."""
+    return _select()[0]
+
+
+def xp() -> ModuleType:
+    """The active array module (``numpy`` or ``cupy``)."""
+    return _select()[1]
+
+
+def default_dtype() -> np.dtype:
+    """float64 on NumPy, float32 on CuPy, unless ``RNNPROOF_DTYPE`` says otherwise."""
+    env = os.environ.get("RNNPROOF_DTYPE")
+    if env:
+        dt = np.dtype(env)
+        if dt.kind != "f":
+            raise ValueError(f"RNNPROOF_DTYPE={env!r} is not a floating-point dtype")
+        return dt
+    return np.dtype(np.float32 if name() == "cupy" else np.float64)
+
+
+def profile(requested: str | None = None) -> str:
+    """The size profile: ``requested``, else ``RNNPROOF_PROFILE``, else quick/full by backend."""
+    p = requested or os.environ.get("RNNPROOF_PROFILE") or (
+        "full" if name() == "cupy" else "quick")
+    if p not in PROFILES:
+        raise ValueError(f"profile {p!r} is not one of {PROFILES}")
+    return p
+
+
+def rng(seed: int) -> Any:
+    """A seeded random generator of the active backend (same seed, same numbers)."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return xp().random.default_rng(int(seed))
+
+
+def to_numpy(a: Any) -> np.ndarray:
+    """Copy an array of either backend to a NumPy array (no copy if already NumPy)."""
+    if isinstance(a, np.ndarray):
+        return a
+    get = getattr(a, "get", None)
+    return np.asarray(get() if callable(get) else a)
+
+
+def asarray(a: Any, dtype: Any = None) -> Any:
+    """Move ``a`` onto the active backend with the default (or given) dtype."""
+    return xp().asarray(to_numpy(a) if name() == "numpy" else a,
+                        dtype=dtype or default_dtype())
+
+
+def available_bytes() -> int:
+    """Memory available for new arrays: the device's free memory, or the host's MemAvailable."""
+    if name() == "cupy":
+        free, _total = xp().cuda.Device().mem_info
+        return int(free)
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+def guard_memory(nbytes: int, what: str, fraction: float = 0.8) -> None:
+    """Raise :class:`MemoryBudgetError` if ``nbytes`` exceed ``fraction`` of the free memory.
+
+    Called before every allocation of order m^2 (W, a dense shift, a dense W*, Back).
+    """
+    avail = available_bytes()
+    if nbytes > fraction * avail:
+        raise MemoryBudgetError(
+            f"{what} needs {nbytes / 2**30:.2f} GiB but only {avail / 2**30:.2f} GiB is "
+            f"available on the {name()} backend: lower the width m (or the batch n, the "
+            f"length L), use RNNPROOF_DTYPE=float32, or keep W* as low-rank factors")
+
+
+def device_description() -> str:
+    """A one-line description of the backend and device, for the book's first cells."""
+    if name() == "cupy":
+        cp = xp()
+        props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+        dev = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        return f"cupy {cp.__version__} on {dev}, dtype {default_dtype().name}"
+    return f"numpy {np.__version__} on CPU ({os.cpu_count()} cores), dtype {default_dtype().name}"
+
+
+def reset() -> None:
+    """Forget the cached backend choice (tests that change RNNPROOF_BACKEND call this)."""
+    _select.cache_clear()
