@@ -293,3 +293,23 @@ def objective_and_grad(weights: Weights, x: Array, y_star: Array, lam: float,
     # dObj/dW' = sum_l dG_l^T h_{l-1}: one stacked product (h_0 = 0 adds nothing)
     grad = dG[1:].reshape(-1, weights.m).T @ H[1:L].reshape(-1, weights.m)
     return obj, grad
+
+
+def rollout_from(weights: Weights, x: Array, i: int, h_i: Array) -> Array:
+    """Outputs y_j for j = i..L when the hidden state at position i is replaced by ``h_i``
+    (n, m) and the later inputs x_{i+1..L} are kept: array (n, L+1, d), zero before i.
+
+    This is the map whose Jacobian in h_i is Back_{i->j} (Definition 4.1)."""
+    xp = backend.xp()
+    x_pf = _prepare(weights, x)
+    L = x_pf.shape[0] - 1
+    if not 1 <= i <= L:
+        raise ValueError(f"position i must satisfy 1 <= i <= L = {L}, got {i}")
+    n = x_pf.shape[1]
+    y = xp.zeros((L + 1, n, weights.d), dtype=weights.W.dtype)
+    h = xp.asarray(h_i, dtype=weights.W.dtype)
+    y[i] = h @ weights.B.T
+    for l in range(i + 1, L + 1):
+        h = xp.maximum(h @ weights.W.T + x_pf[l] @ weights.A.T, 0)
+        y[l] = h @ weights.B.T
+    return y.transpose(1, 0, 2)

@@ -67,15 +67,18 @@ def embed(x_star: Any, eps_x: float) -> Any:
     x_1 = (0^{d_x}, 1), x_l = (eps_x x*_l, 0) for 2 <= l <= L-1, x_L = (0^{d_x}, eps_x).
     Returns an array (n, L+1, d_x+1) on the active backend; index 0 is zero padding.
     """
-    eps_x = check_eps_x(eps_x)
-    xs = validate_true_input(x_star)
+    return backend.asarray(_embed_unchecked(validate_true_input(x_star), check_eps_x(eps_x)))
+
+
+def _embed_unchecked(xs: np.ndarray, eps_x: float) -> np.ndarray:
+    """The layout of Definition 3.1 without validation (for negative controls)."""
     n, t, d_x = xs.shape
     L = t + 2
     x = np.zeros((n, L + 1, d_x + 1))
     x[:, 1, d_x] = 1.0
     x[:, 2:L, :d_x] = eps_x * xs
     x[:, L, d_x] = eps_x
-    return backend.asarray(x)
+    return x
 
 
 def null_sequence(L: int, d_x: int, eps_x: float) -> Any:

@@ -1,0 +1,82 @@
+"""Command line: ``python -m rnnproof check|info|bench``.
+
+    python -m rnnproof check [IDS ...] [--profile quick|full] [--seed S] [--json FILE]
+    python -m rnnproof info
+    python -m rnnproof bench [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+
+def _check(args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from . import checks  # noqa: PLC0415
+
+    ids = args.ids or checks.ids()
+    unknown = [i for i in ids if i not in checks.REGISTRY]
+    if unknown:
+        print(f"unknown check ids: {unknown}; known: {checks.ids()}", file=sys.stderr)
+        return 2
+    results = []
+    for cid in tqdm(ids, desc="checks", unit="check", file=sys.stderr):
+        results.append(checks.run(cid, profile=args.profile, seed=args.seed))
+    w = max(len(r.id) for r in results)
+    print(f"{'check':<{w}}  {'label':<22} {'status':<6} {'seconds':>8}  claim")
+    for r in results:
+        status = "PASS" if r.passed else "FAIL"
+        print(f"{r.id:<{w}}  {r.label:<22} {status:<6} {r.seconds:8.2f}  {r.claim[:70]}")
+    npass = sum(r.passed for r in results)
+    print(f"{npass} passed, {len(results) - npass} failed")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([r.summary() for r in results], fh, indent=1)
+    return 0 if npass == len(results) else 1
+
+
+def _info(_args: argparse.Namespace) -> int:
+    from . import __version__, backend, checks  # noqa: PLC0415
+
+    print(f"rnnproof {__version__}")
+    print(f"backend: {backend.device_description()}")
+    print(f"profile: {backend.profile()}")
+    print(f"available memory: {backend.available_bytes() / 2**30:.1f} GiB")
+    print(f"registered checks: {len(checks.REGISTRY)}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    try:
+        from benchmarks.__main__ import main as bench_main  # noqa: PLC0415
+    except ImportError:
+        print("the benchmarks/ folder is not importable: run from the repository root",
+              file=sys.stderr)
+        return 2
+    return bench_main(["--quick"] if args.quick else [])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m rnnproof", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("check", help="run registered checks and print a table")
+    c.add_argument("ids", nargs="*", help="check ids (default: all)")
+    c.add_argument("--profile", choices=("quick", "full"), default=None)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--json", metavar="FILE", help="write the results as a JSON list")
+    c.set_defaults(fn=_check)
+    sub.add_parser("info", help="version, backend, device, profile").set_defaults(fn=_info)
+    b = sub.add_parser("bench", help="run the benchmarks (as `make bench`)")
+    b.add_argument("--quick", action="store_true", help="smaller sizes")
+    b.set_defaults(fn=_bench)
+    args = p.parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
