@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 book: $(STAMP)
-	RNNPROOF_CHECK_CACHE=_build/.checks $(VENV)/bin/jupyter-book build . $(JBFLAGS)
+	RNNPROOF_CHECK_CACHE=$(CURDIR)/_build/.checks $(VENV)/bin/jupyter-book build . $(JBFLAGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q

@@ -172,7 +172,22 @@ def run(id: str, profile: str | None = None, seed: int = 0, control: str | None 
 
 
 def _load(path: Path) -> CheckResult:
-    return CheckResult(**json.loads(path.read_text()))
+    d = json.loads(path.read_text())
+    d["figure"] = _arrays(d["figure"])
+    return CheckResult(**d)
+
+
+def _arrays(v: Any) -> Any:
+    """Inverse of :func:`_jsonable` for figure data: numeric lists become NumPy arrays."""
+    if isinstance(v, dict):
+        return {k: _arrays(x) for k, x in v.items()}
+    if isinstance(v, list):
+        try:
+            a = np.asarray(v)
+        except ValueError:  # ragged
+            return [_arrays(x) for x in v]
+        return a if a.dtype.kind in "biuf" else [_arrays(x) for x in v]
+    return v
 
 
 def _jsonable(v: Any) -> Any:

@@ -1,0 +1,199 @@
+"""The verification status page and the Findings page, built from the check registry.
+
+Nothing here is typed by hand: the statements come from the book's sphinx-proof directives
+(``:label:`` lines), the verdicts from running every registered check, so the pages cannot go
+stale. :func:`validate_labels` raises if a check names a label no chapter defines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import checks
+from .checks import CheckResult
+
+#: The proof's skeleton, as the paper's sketch orders it (edges: premise -> consequence).
+PROOF_EDGES: tuple[tuple[str, str], ...] = (
+    ("definition-3.1", "definition-3.2"),
+    ("definition-3.2", "definition-3.3"),
+    ("definition-3.3", "definition-4.1"),
+    ("definition-4.1", "equation-5.1"),
+    ("definition-complexity", "lemma-5.1"),
+    ("lemma-5.1", "lemma-5.2"),
+    ("lemma-5.2", "definition-5.3"),
+    ("definition-5.3", "lemma-5.4"),
+    ("definition-5.3", "claim-G.1"),
+    ("equation-5.1", "lemma-5.4"),
+    ("equation-3.1", "lemma-5.4"),
+    ("equation-5.1", "lemma-step-1"),
+    ("lemma-step-1", "lemma-step-3"),
+    ("lemma-5.4", "lemma-step-3"),
+    ("claim-G.1", "lemma-step-3"),
+    ("lemma-step-3", "theorem-1"),
+    ("lemma-step-4", "theorem-1"),
+    ("claim-G.1", "lemma-step-4"),
+)
+
+COLOURS = {"pass": "#3a9d5d", "fail": "#d1495b", "none": "#b9b9b9", "absent": "#ffffff"}
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A sphinx-proof statement of the book: its label, kind, title and chapter."""
+
+    label: str
+    kind: str
+    title: str
+    chapter: str
+
+
+_DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{prf:(\w+)\}\s*(.*)\n((?::\w[\w-]*:.*\n)*)", re.M)
+
+
+def default_book_dir() -> Path:
+    """The book/ folder of the source tree this package runs from."""
+    d = Path(__file__).resolve().parents[1] / "book"
+    if not d.is_dir():
+        raise FileNotFoundError(f"no book/ folder next to the package at {d.parent}")
+    return d
+
+
+def book_statements(book_dir: Path | None = None) -> dict[str, Statement]:
+    """Every labelled sphinx-proof directive in the book's chapters, by label."""
+    out: dict[str, Statement] = {}
+    for md in sorted((book_dir or default_book_dir()).glob("*.md")):
+        for m in _DIRECTIVE.finditer(md.read_text()):
+            lab = re.search(r"^:label:\s*(\S+)", m.group(4), re.M)
+            if lab and m.group(2) != "proof":
+                out[lab.group(1)] = Statement(lab.group(1), m.group(2), m.group(3).strip(),
+                                              md.stem)
+    return out
+
+
+def validate_labels(statements: Mapping[str, Statement]) -> None:
+    """Raise ``ValueError`` if a registered check names a label that no chapter defines."""
+    missing = sorted({c.label for c in checks.REGISTRY.values()} - set(statements))
+    if missing:
+        raise ValueError(f"checks name labels that no chapter defines: {missing}")
+
+
+def run_all(profile: str | None = None, seed: int = 0) -> dict[str, CheckResult]:
+    """Run every registered check (results come from the cache when the chapters ran them)."""
+    return {cid: checks.run(cid, profile=profile, seed=seed) for cid in checks.ids()}
+
+
+def label_status(label: str, results: Mapping[str, CheckResult]) -> str:
+    """``pass`` (all checks of the label pass), ``fail`` (one fails), ``none`` (no check)."""
+    mine = [r for r in results.values() if r.label == label]
+    if not mine:
+        return "none"
+    return "pass" if all(r.passed for r in mine) else "fail"
+
+
+def _short(measured: Mapping[str, Any], k: int = 3) -> str:
+    parts = []
+    for key, v in measured.items():
+        if isinstance(v, bool):
+            parts.append(f"{key}={'yes' if v else 'no'}")
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            parts.append(f"{key}={v:.3g}")
+        if len(parts) == k:
+            break
+    return "; ".join(parts)
+
+
+def status_markdown(statements: Mapping[str, Statement],
+                    results: Mapping[str, CheckResult]) -> str:
+    """One table row per statement of the book (grey when no check confirms it yet), and one
+    row per check under it, with its claim, status and leading measured numbers."""
+    lines = ["| statement | chapter | check | status | measured (first values) |",
+             "|---|---|---|---|---|"]
+    for lab in sorted(statements, key=lambda s: (statements[s].chapter, s)):
+        st = statements[lab]
+        mine = [r for r in results.values() if r.label == lab]
+        ref = f"{{prf:ref}}`{lab} <{lab}>`"
+        if not mine:
+            lines.append(f"| {ref} | {st.chapter} | - | no check | |")
+        for r in mine:
+            badge = "PASS" if r.passed else "**FAIL**"
+            if r.finding:
+                badge += " (finding)"
+            lines.append(f"| {ref} | {st.chapter} | `{r.id}` | {badge} | "
+                         f"{_short(r.measured).replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+def dependency_graph(statements: Mapping[str, Statement],
+                     results: Mapping[str, CheckResult],
+                     edges: Iterable[tuple[str, str]] = PROOF_EDGES) -> Any:
+    """The proof's dependency graph (a networkx DiGraph): the skeleton of the paper's sketch
+    plus every check's ``depends``; node attribute ``status`` is pass/fail/none, or
+    ``absent`` for a skeleton statement no chapter states yet."""
+    import networkx as nx  # noqa: PLC0415
+
+    g = nx.DiGraph()
+    g.add_edges_from(edges)
+    for r in results.values():
+        for dep in checks.REGISTRY[r.id].depends:
+            if dep != r.label:
+                g.add_edge(dep, r.label)
+    for lab in g.nodes:
+        g.nodes[lab]["status"] = (label_status(lab, results) if lab in statements
+                                  else "absent")
+    return g
+
+
+def draw_dependency_graph(g: Any, ax: Any = None) -> Any:
+    """Draw the graph in layers (topological generations), nodes coloured by status."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import networkx as nx  # noqa: PLC0415
+    from matplotlib.patches import Patch  # noqa: PLC0415
+
+    if not nx.is_directed_acyclic_graph(g):
+        raise ValueError(f"the dependency graph has a cycle: {nx.find_cycle(g)}")
+    for depth, layer in enumerate(nx.topological_generations(g)):
+        for lab in layer:
+            g.nodes[lab]["layer"] = depth
+    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal", scale=1.0)
+    pos = {k: (x, -y) for k, (x, y) in pos.items()}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(12, 7))
+    nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=12, edge_color="#888",
+                           node_size=1800, min_target_margin=14)
+    for lab, (x, y) in pos.items():
+        ax.text(x, y, lab, ha="center", va="center", fontsize=8, zorder=3,
+                bbox=dict(boxstyle="round,pad=0.4", facecolor=COLOURS[g.nodes[lab]["status"]],
+                          edgecolor="#333"))
+    ax.legend(handles=[Patch(color=COLOURS["pass"], label="all checks pass"),
+                       Patch(color=COLOURS["fail"], label="a check fails"),
+                       Patch(color=COLOURS["none"], label="stated, no check yet"),
+                       Patch(facecolor=COLOURS["absent"], edgecolor="#333",
+                             label="not stated in the book yet")],
+              loc="lower left", fontsize=8)
+    ax.set_axis_off()
+    return ax
+
+
+def findings_markdown(statements: Mapping[str, Statement],
+                      results: Mapping[str, CheckResult]) -> str:
+    """Every check that recorded a finding: the statement, the chapter, the finding's text
+    (claim as printed, evidence, corrected statement) and the measured numbers."""
+    found = [r for r in results.values() if r.finding]
+    if not found:
+        return "No check has recorded a finding."
+    out = []
+    for r in sorted(found, key=lambda r: (statements[r.label].chapter
+                                          if r.label in statements else "", r.id)):
+        st = statements.get(r.label)
+        where = f"{{prf:ref}}`{r.label} <{r.label}>`" + (f" in {{doc}}`{st.chapter}`" if st else "")
+        nums = "; ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
+                         for k, v in r.measured.items()
+                         if isinstance(v, (int, float, bool, str)))
+        out.append(f"### `{r.id}`\n\n**Statement:** {where}. **Check status:** "
+                   f"{'PASS' if r.passed else 'FAIL'} (the corrected statement).\n\n"
+                   f"{r.finding}\n\n*Evidence ({r.profile} profile, seed {r.seed}):* {nums}\n")
+    return "\n".join(out)

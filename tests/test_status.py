@@ -1,0 +1,44 @@
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+
+from rnnproof import checks, status  # noqa: E402
+
+
+def write_book(tmp_path: Path, labels: list[str]) -> Path:
+    body = "\n".join(f"```{{prf:lemma}} L\n:label: {lab}\n\ntext\n```\n" for lab in labels)
+    (tmp_path / "ch.md").write_text("# Chapter\n\n" + body)
+    return tmp_path
+
+
+def test_statements_are_parsed(tmp_path):
+    st = status.book_statements(write_book(tmp_path, ["lemma-a", "lemma-b"]))
+    assert set(st) == {"lemma-a", "lemma-b"} and st["lemma-a"].kind == "lemma"
+
+
+def test_missing_label_fails_the_build(tmp_path):
+    st = status.book_statements(write_book(tmp_path, ["lemma-a"]))
+    with pytest.raises(ValueError, match="no chapter defines"):
+        status.validate_labels(st)
+
+
+def test_graph_colours_by_status():
+    res = {cid: checks.run(cid) for cid in ("definition-3.1", "definition-3.2")}
+    res["bad"] = checks.run("definition-3.1", control="no-eps-scaling")
+    st = status.book_statements()
+    g = status.dependency_graph(st, {k: v for k, v in res.items() if k != "bad"})
+    assert g.nodes["definition-3.1"]["status"] == "pass"
+    bad = {"definition-3.1": res["bad"]}
+    assert status.label_status("definition-3.1", bad) == "fail"
+    assert status.label_status("definition-3.3", bad) == "none"
+    status.draw_dependency_graph(g)
+
+
+def test_findings_page_lists_findings():
+    res = {cid: checks.run(cid) for cid in ("footnote-3", "definition-3.1")}
+    md = status.findings_markdown(status.book_statements(), res)
+    assert "footnote-3" in md and "sqrt(5)/2" in md and "definition-3.1`" not in md
