@@ -4,6 +4,8 @@
 # under $OUT (default ./gpu-out): the test suite on CuPy, a NumPy-vs-CuPy agreement run on shared
 # weights, the benchmarks, and the full-profile checks. Each part has its own time limit so one
 # slow part cannot eat the others' time.
+# Checks hold exact identities to float64 round-off, so tests and checks run in float64 on the
+# GPU too; the benchmarks use the backend default (float32).
 set -uo pipefail
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
@@ -34,7 +36,7 @@ echo "bench exit: $?" >> "$OUT/summary.txt"
 cp benchmarks/results/gpu-*.md "$OUT/" 2>/dev/null
 
 # 4. the full-profile checks
-RNNPROOF_BACKEND=cupy RNNPROOF_PROFILE=full timeout 240 \
+RNNPROOF_BACKEND=cupy RNNPROOF_DTYPE=float64 RNNPROOF_PROFILE=full timeout 240 \
   $PY -m rnnproof check --json "$OUT/checks-full.json" > "$OUT/checks-full.txt" 2>&1
 echo "full checks exit: $?" >> "$OUT/summary.txt"
 cat "$OUT/summary.txt"
