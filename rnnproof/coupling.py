@@ -1,0 +1,187 @@
+"""Step 1 of the proof sketch: the first-order approximation of the network in the shift W'.
+
+The paper (end of Section 4, step 1; Section 6 of the full version, not available here) says
+that moving the recurrent weight from W to W + W' changes the outputs, up to a small error, by
+the linear function f(W') of equation (5.1). In our own formulation:
+
+    F_j(x; W + W') - F_j(x; W) = f_j(x; W') + R_j(x; W'),
+
+with F_j = B h_j the output of Definition 3.3 (:func:`rnnproof.rnn.outputs`), f_j the linear
+response of equation (5.1) (:func:`rnnproof.rnn.linear_response`, which is exactly the
+directional derivative of F_j at W in the direction W') and R_j the remainder.
+
+What to expect for a ReLU network (our derivation). sigma is piecewise linear, so the
+remainder has two sources:
+
+* activation patterns that flip. A neuron k at position l flips when g_{l,k} and
+  g_{l,k} + delta_{l,k} have opposite signs (delta_l = g_l(W + W') - g_l(W)); there
+  sigma(g + delta) - sigma(g) - 1{g >= 0} delta = |g + delta| <= |delta_k|, and it is zero
+  elsewhere (so the one-step remainder is non-negative: sigma is convex). With g_{l,k} roughly
+  N(0, s_l^2), s_l^2 = (2/m)(||h_{l-1}||^2 + ||x_l||^2), a neuron flips with probability about
+  |delta_{l,k}| phi(0) / s_l, linear in the size of W'; the flipped neurons each contribute
+  O(|delta_k|), so the flip remainder has norm ~ tau^{3/2} (not tau^2);
+* the smooth second-order term W' (h(W + W') - h(W)), which is quadratic in W'.
+
+So the remainder exponent in the size tau of W' lies between 3/2 (flips dominate) and 2 (the
+smooth term dominates). In the paper's regime ||W'||_F = tau / sqrt(m) with W' aligned with the
+backward operators (the shape of W* in Definition 5.3), f = Theta(tau) while the flip fraction is
+O(tau / sqrt(m)) and the remainder falls with m.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import backend
+from .rnn import (LowRank, Weights, back_operators, forward_trace, hidden_states,
+                  linear_response, outputs)
+from .sequences import null_sequence
+
+Array = Any
+
+__all__ = ["FirstOrder", "aligned_direction", "random_direction", "first_order",
+           "predicted_flip_fraction", "remainder_scan"]
+
+
+def _dense(weights: Weights, M: Array | LowRank) -> Array:
+    xp = backend.xp()
+    if isinstance(M, LowRank):
+        return M.dense()
+    M = xp.asarray(M, dtype=weights.W.dtype)
+    if tuple(M.shape) != (weights.m, weights.m):
+        raise ValueError(f"W' must have shape (m, m) = {(weights.m, weights.m)}, "
+                         f"got {tuple(M.shape)}")
+    return M
+
+
+def aligned_direction(weights: Weights, L: int, eps_x: float, s: int = 0) -> LowRank:
+    """A unit-Frobenius direction shaped like W* of Definition 5.3 (NOT Definition 5.3 itself).
+
+    sum_{i=2}^{L} (Back^(0)_{i->L}^T e_s) (h^(0)_{i-1})^T, normalized to ||.||_F = 1, with
+    Back^(0), h^(0) computed on the null sequence x^(0) of Section 5.2. Its rows follow the
+    backward operators, so the linear response (5.1) along it is of order sqrt(m) ||W'||_F:
+    a shift of Frobenius norm tau / sqrt(m) moves the outputs by Theta(tau), the paper's regime
+    (||W*||_F = O(1 / sqrt(m)) while f(W*) = Theta(1)). Definition 5.3 adds the indicators
+    and the weights H of Lemma 5.2; those live in :mod:`rnnproof.construction`.
+    """
+    if not 0 <= s < weights.d:
+        raise ValueError(f"output coordinate s must lie in [0, d) = [0, {weights.d}), got {s}")
+    x0 = null_sequence(L, weights.d_x, eps_x)
+    back = back_operators(weights, x0)[0]  # (L+1, L+1, d, m)
+    h0 = hidden_states(weights, x0)[0]  # (L+1, m)
+    xp = backend.xp()
+    U = xp.stack([back[i, L, s] for i in range(2, L + 1)], axis=1)
+    V = xp.stack([h0[i - 1] for i in range(2, L + 1)], axis=1)
+    nrm = LowRank(U, V).frobenius_norm()
+    return LowRank(U / nrm, V)
+
+
+def random_direction(m: int, seed: int, rank: int | None = None, dtype: Any = None) -> Array | LowRank:
+    """A Gaussian direction of unit Frobenius norm: dense (m, m), or LowRank of the given rank."""
+    if not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"m must be a positive integer, got {m!r}")
+    dtype = np.dtype(dtype or backend.default_dtype())
+    g = backend.rng(seed)
+    if rank is None:
+        backend.guard_memory(m * m * dtype.itemsize, f"a dense random {m}x{m} direction")
+        M = g.standard_normal((m, m), dtype=dtype)
+        return M / backend.xp().linalg.norm(M)
+    if not 1 <= rank <= m:
+        raise ValueError(f"rank must lie in [1, m], got {rank}")
+    lr = LowRank(g.standard_normal((m, rank), dtype=dtype), g.standard_normal((m, rank), dtype=dtype))
+    return LowRank(lr.U / lr.frobenius_norm(), lr.V)
+
+
+@dataclass(frozen=True)
+class FirstOrder:
+    """The decomposition F(W + W') - F(W) = f(W') + R (arrays (n, L+1, d)) and the flips.
+
+    ``flipped`` (n, L+1, m) marks neurons whose activation pattern D_l differs between W and
+    W + W'; ``flip_fraction`` is its mean over inputs, positions 2..L and neurons (position 1
+    never flips: g_1 = A x_1 does not see W'); ``flip_predicted`` the first-order prediction of
+    that fraction (:func:`predicted_flip_fraction`).
+    """
+
+    delta_F: Array
+    f: Array
+    remainder: Array
+    flipped: Array
+    flip_fraction: float
+    flip_predicted: float
+
+
+def predicted_flip_fraction(g: Array, delta: Array, h_prev: Array, x: Array) -> float:
+    """First-order prediction of the fraction of flipped activation patterns.
+
+    For a neuron with pre-activation g_k ~ N(0, s^2), s^2 = (2/m)(||h_{l-1}||^2 + ||x_l||^2)
+    (the variance over the random row (w_k, a_k)), a shift delta_k flips the sign with
+    probability about |delta_k| phi(0) / s, phi(0) = 1/sqrt(2 pi). Averaged over the given
+    neurons, inputs and positions (all arrays (n, P, m) except x (n, P, d_x+1)).
+    """
+    xp = backend.xp()
+    m = g.shape[-1]
+    s = xp.sqrt((2.0 / m) * ((h_prev ** 2).sum(-1) + (x ** 2).sum(-1)))[..., None]
+    return float(xp.mean(xp.abs(delta) / (np.sqrt(2 * np.pi) * s)))
+
+
+def first_order(weights: Weights, x: Array, shift: Array | LowRank) -> FirstOrder:
+    """F(x; W + W') - F(x; W), the linear response f(x; W') of (5.1) and the remainder R."""
+    xp = backend.xp()
+    Wp = _dense(weights, shift)
+    t0 = forward_trace(weights, x)
+    t1 = forward_trace(weights, x, Wp)
+    F0 = t0.h @ weights.B.T
+    F1 = t1.h @ weights.B.T
+    f = linear_response(weights, x, shift)
+    flipped = t0.D != t1.D
+    xa = xp.asarray(x, dtype=weights.W.dtype)
+    pred = predicted_flip_fraction(t0.g[:, 2:], t1.g[:, 2:] - t0.g[:, 2:], t0.h[:, 1:-1], xa[:, 2:])
+    return FirstOrder(delta_F=F1 - F0, f=f, remainder=F1 - F0 - f, flipped=flipped,
+                      flip_fraction=float(flipped[:, 2:].mean()), flip_predicted=pred)
+
+
+def _rms(a: Array) -> float:
+    xp = backend.xp()
+    return float(xp.sqrt(xp.mean(a * a)))
+
+
+def remainder_scan(weights: Weights, x: Array, direction: Array | LowRank,
+                   taus: Any, linear_map: Array | LowRank | None = None) -> dict[str, np.ndarray]:
+    """Scan W' = (tau / sqrt(m)) * direction over ``taus`` (the paper's regime
+    ||W'||_F = tau / sqrt(m) for a unit-Frobenius direction).
+
+    Returns arrays over tau: ``remainder`` (RMS of R over inputs, positions and coordinates),
+    ``f`` (RMS of f), ``delta_F`` (RMS of the actual change), ``relative`` (remainder / f),
+    ``flips`` and ``flips_predicted``. ``linear_map`` replaces the linear function by
+    f(. ; (tau / sqrt(m)) * linear_map) (a negative control: a wrong linear map).
+    """
+    taus = np.asarray(taus, dtype=float)
+    if taus.ndim != 1 or taus.size < 1 or np.any(taus <= 0) or not np.all(np.isfinite(taus)):
+        raise ValueError("taus must be a non-empty 1-D array of positive finite numbers")
+    m = weights.m
+    D = _dense(weights, direction)
+    Lmap = None if linear_map is None else _dense(weights, linear_map)
+    out: dict[str, list[float]] = {k: [] for k in
+                                   ("remainder", "f", "delta_F", "relative", "flips",
+                                    "flips_predicted")}
+    f_unit = linear_response(weights, x, D if Lmap is None else Lmap)  # f is linear in W'
+    F0 = outputs(weights, x)
+    t0 = forward_trace(weights, x)
+    xa = backend.xp().asarray(x, dtype=weights.W.dtype)
+    for tau in taus:
+        c = tau / np.sqrt(m)
+        t1 = forward_trace(weights, x, c * D)
+        dF = t1.h @ weights.B.T - F0
+        f = c * f_unit
+        R = dF - f
+        out["remainder"].append(_rms(R))
+        out["f"].append(_rms(f))
+        out["delta_F"].append(_rms(dF))
+        out["relative"].append(_rms(R) / max(_rms(f), 1e-300))
+        out["flips"].append(float((t0.D != t1.D)[:, 2:].mean()))
+        out["flips_predicted"].append(predicted_flip_fraction(
+            t0.g[:, 2:], t1.g[:, 2:] - t0.g[:, 2:], t0.h[:, 1:-1], xa[:, 2:]))
+    return {k: np.asarray(v) for k, v in out.items()} | {"tau": taus}

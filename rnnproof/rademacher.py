@@ -1,0 +1,156 @@
+"""Step 4 of the proof sketch: the Rademacher complexity of the linear class, computed exactly.
+
+The class (our formulation; Section 8 of the full version is not available here): for a
+position j, an output coordinate s and a radius tau,
+
+    F_{j,s}(tau) = { x -> f_{j,s}(x; W') : ||W'||_F <= tau },
+
+with f the linear function of equation (5.1) at the random initialization W, A, B. Because
+f_{j,s}(x; W') = <W', G_{j,s}(x)>_F is linear in W', the supremum in the empirical Rademacher
+complexity is attained in closed form (Cauchy-Schwarz):
+
+    R_N = E_eps sup_{||W'||_F <= tau} (1/N) sum_n eps_n f_{j,s}(x_n; W')
+        = (tau / N) E_eps || sum_n eps_n G_{j,s}(x_n) ||_F
+        = (tau / N) E_eps sqrt(eps^T K eps),    K_{nn'} = <G_{j,s}(x_n), G_{j,s}(x_n')>_F.
+
+The gradient is a sum of rank-one terms, G_{j,s}(x) = sum_{i=2}^{j} a_i h_{i-1}^T with
+a_i = D_i Back_{i->j}^T e_s, so K never needs an m x m matrix:
+K_{nn'} = sum_{i,i'} <a_i(x_n), a_i'(x_n')> <h_{i-1}(x_n), h_{i'-1}(x_n')>. Only the average over
+the Rademacher signs eps remains: exact enumeration for small N, otherwise Monte Carlo over eps
+(never over W'), with its standard error. By the Khintchine-Kahane inequality (optimal constant
+1/sqrt(2), Latala-Oleszkiewicz) the exact value lies in [sqrt(tr K / 2), sqrt(tr K)] * tau / N.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import backend
+from .rnn import Weights, _forward_pf, _prepare
+
+Array = Any
+
+__all__ = ["gradient_factors", "gram", "Rademacher", "rademacher_from_gram",
+           "empirical_rademacher", "linear_class_gradient"]
+
+
+def gradient_factors(weights: Weights, x: Array, j: int, s: int = 0) -> tuple[Array, Array]:
+    """Factors of grad_{W'} f_{j,s}(x; W') = sum_{i=2}^{j} a_i h_{i-1}^T (equation 5.1).
+
+    Returns ``(a, h)``, each (n, j-1, m): ``a[:, t] = D_i Back_{i->j}^T e_s`` and
+    ``h[:, t] = h_{i-1}`` for i = t + 2. One backward sweep: Back_{j->j}^T e_s = B^T e_s and
+    Back_{i->j}^T e_s = W^T D_{i+1} Back_{i+1->j}^T e_s.
+    """
+    xp = backend.xp()
+    x_pf = _prepare(weights, x)
+    Lp1, n, _ = x_pf.shape
+    L = Lp1 - 1
+    if not isinstance(j, (int, np.integer)) or not 2 <= j <= L:
+        raise ValueError(f"position j must satisfy 2 <= j <= L = {L} (equation 5.1), got {j!r}")
+    if not isinstance(s, (int, np.integer)) or not 0 <= s < weights.d:
+        raise ValueError(f"output coordinate s must lie in [0, d) = [0, {weights.d}), got {s!r}")
+    H, G = _forward_pf(weights.W, weights.A, x_pf[: j + 1], keep_g=True)
+    m = weights.m
+    a = xp.empty((j - 1, n, m), dtype=weights.W.dtype)
+    b = xp.broadcast_to(weights.B[s], (n, m))  # Back_{j->j}^T e_s = B^T e_s
+    for i in range(j, 1, -1):
+        a[i - 2] = b * (G[i] >= 0)
+        if i > 2:
+            b = a[i - 2] @ weights.W  # (W^T a)^T = a^T W, row-wise
+    hh = H[1:j]  # h_{i-1}, i = 2..j
+    return a.transpose(1, 0, 2), hh.transpose(1, 0, 2)
+
+
+def linear_class_gradient(weights: Weights, x: Array, j: int, s: int = 0) -> Array:
+    """grad_{W'} f_{j,s}(x_n; W') as dense (n, m, m) arrays (for tests at small m only)."""
+    a, h = gradient_factors(weights, x, j, s)
+    n, _, m = a.shape
+    backend.guard_memory(n * m * m * a.dtype.itemsize, f"{n} dense {m}x{m} gradients")
+    return backend.xp().einsum("nti,ntk->nik", a, h)
+
+
+def gram(a: Array, h: Array) -> Array:
+    """K_{nn'} = <G(x_n), G(x_n')>_F for G(x_n) = sum_t a[n, t] h[n, t]^T (arrays (n, T, m)).
+
+    Computed as sum_{t,t'} (A_t A_t'^T) * (H_t H_t'^T): O(T^2 n^2 m) work, O(n^2) memory.
+    """
+    xp = backend.xp()
+    if a.shape != h.shape or a.ndim != 3:
+        raise ValueError(f"a and h must both be (n, T, m), got {tuple(a.shape)} and "
+                         f"{tuple(h.shape)}")
+    n, T, _ = a.shape
+    backend.guard_memory(3 * n * n * a.dtype.itemsize, f"the {n}x{n} Gram matrix")
+    K = xp.zeros((n, n), dtype=a.dtype)
+    for t in range(T):
+        for u in range(t, T):
+            blk = (a[:, t] @ a[:, u].T) * (h[:, t] @ h[:, u].T)
+            K += blk
+            if u != t:
+                K += blk.T
+    return K
+
+
+@dataclass(frozen=True)
+class Rademacher:
+    """An empirical Rademacher complexity of a Frobenius ball of linear functions.
+
+    ``value`` = (tau / N) E_eps sqrt(eps^T K eps); ``stderr`` its Monte Carlo standard error
+    (0 when ``exact``); ``lower``/``upper`` the Khintchine-Kahane bounds (tau/N) sqrt(tr K / 2)
+    and (tau/N) sqrt(tr K); ``draws`` the number of sign vectors averaged.
+    """
+
+    value: float
+    stderr: float
+    lower: float
+    upper: float
+    exact: bool
+    draws: int
+    N: int
+    tau: float
+
+
+def rademacher_from_gram(K: Array, tau: float, draws: int = 200, seed: int = 0,
+                         exact_max_n: int = 12) -> Rademacher:
+    """(tau / N) E_eps sqrt(eps^T K eps) over Rademacher signs eps in {-1, +1}^N.
+
+    Exact (all 2^{N-1} sign patterns up to the symmetry eps -> -eps) when N <= exact_max_n,
+    otherwise the mean over ``draws`` independent sign vectors with its standard error.
+    """
+    if not np.isfinite(tau) or tau < 0:
+        raise ValueError(f"the radius tau must be a finite number >= 0, got {tau!r}")
+    Kn = np.asarray(backend.to_numpy(K), dtype=np.float64)
+    if Kn.ndim != 2 or Kn.shape[0] != Kn.shape[1] or Kn.shape[0] < 1:
+        raise ValueError(f"K must be a square (N, N) Gram matrix, got shape {Kn.shape}")
+    if not np.allclose(Kn, Kn.T, rtol=1e-8, atol=1e-10 * max(1.0, float(np.abs(Kn).max()))):
+        raise ValueError("K must be symmetric (a Gram matrix)")
+    N = Kn.shape[0]
+    tr = float(np.trace(Kn))
+    lower, upper = tau / N * math.sqrt(max(tr, 0) / 2), tau / N * math.sqrt(max(tr, 0))
+    if N <= exact_max_n:
+        signs = np.array(list(itertools.product((-1.0, 1.0), repeat=N - 1)))
+        eps = np.hstack([np.ones((signs.shape[0], 1)), signs])
+        q = np.einsum("rn,nk,rk->r", eps, Kn, eps)
+        val = float(np.sqrt(np.clip(q, 0, None)).mean())
+        return Rademacher(tau / N * val, 0.0, lower, upper, True, eps.shape[0], N, float(tau))
+    if draws < 2:
+        raise ValueError(f"Monte Carlo over the signs needs draws >= 2, got {draws}")
+    g = np.random.default_rng(seed)
+    eps = g.choice((-1.0, 1.0), size=(draws, N))
+    q = np.einsum("rn,nk,rk->r", eps, Kn, eps)
+    v = np.sqrt(np.clip(q, 0, None))
+    return Rademacher(tau / N * float(v.mean()), tau / N * float(v.std(ddof=1) / math.sqrt(draws)),
+                      lower, upper, False, draws, N, float(tau))
+
+
+def empirical_rademacher(weights: Weights, x: Array, tau: float, j: int | None = None,
+                         s: int = 0, draws: int = 200, seed: int = 0) -> Rademacher:
+    """Empirical Rademacher complexity of {x -> f_{j,s}(x; W') : ||W'||_F <= tau} on the
+    sample x (N, L+1, d_x+1); j defaults to L (the longest backward chains)."""
+    L = int(x.shape[1]) - 1
+    a, h = gradient_factors(weights, x, L if j is None else j, s)
+    return rademacher_from_gram(gram(a, h), tau, draws=draws, seed=seed)

@@ -1,0 +1,109 @@
+"""Unit tests of rnnproof.rademacher (proof step 4: the exact supremum over the Frobenius ball)."""
+
+import numpy as np
+import pytest
+
+import rnnproof as rp
+from rnnproof import rademacher as rad
+from rnnproof.concept import random_true_inputs
+
+L, D_X, D, EPS = 5, 5, 2, 0.2
+
+
+@pytest.fixture(scope="module")
+def net():
+    w = rp.init_weights(24, D_X, D, 1)
+    x = rp.embed(random_true_inputs(7, L, D_X, 2), EPS)
+    return w, x
+
+
+def test_gradient_factors_reproduce_linear_response(net):
+    """<W', sum_i a_i h_{i-1}^T> = f_{j,s}(x; W') of (5.1) for every j and s."""
+    w, x = net
+    Wp = np.random.default_rng(0).standard_normal((w.m, w.m))
+    f = rp.linear_response(w, x, Wp)
+    for j in range(2, L + 1):
+        for s in range(D):
+            G = rad.linear_class_gradient(w, x, j, s)
+            assert np.allclose(np.einsum("nik,ik->n", G, Wp), f[:, j, s], atol=1e-12)
+
+
+def test_gradient_matches_back_operators(net):
+    w, x = net
+    back = rp.back_operators(w, x)
+    tr = rp.forward_trace(w, x)
+    a, h = rad.gradient_factors(w, x, L, 1)
+    for i in range(2, L + 1):
+        assert np.allclose(a[:, i - 2], back[:, i, L, 1] * tr.D[:, i], atol=1e-13)
+        assert np.allclose(h[:, i - 2], tr.h[:, i - 1])
+
+
+def test_gram_equals_dense_inner_products(net):
+    w, x = net
+    a, h = rad.gradient_factors(w, x, 4, 0)
+    G = rad.linear_class_gradient(w, x, 4, 0)
+    assert np.allclose(rad.gram(a, h), np.einsum("nik,pik->np", G, G), rtol=1e-12)
+
+
+def test_exact_small_cases():
+    K1 = np.array([[4.0]])
+    r = rad.rademacher_from_gram(K1, 0.5)
+    assert r.exact and r.value == pytest.approx(0.5 * 2.0)
+    K2 = np.array([[2.0, 0.5], [0.5, 1.0]])
+    r = rad.rademacher_from_gram(K2, 1.0)
+    expect = 0.5 * (np.sqrt(3 + 1.0) + np.sqrt(3 - 1.0)) / 2
+    assert r.value == pytest.approx(expect, rel=1e-14)
+    assert r.lower <= r.value <= r.upper
+
+
+def test_monte_carlo_agrees_with_enumeration(net):
+    w, x = net
+    a, h = rad.gradient_factors(w, x, L, 0)
+    K = rad.gram(a, h)
+    ex = rad.rademacher_from_gram(K, 1.0)
+    mc = rad.rademacher_from_gram(K, 1.0, draws=4000, seed=3, exact_max_n=0)
+    assert ex.exact and not mc.exact and mc.stderr > 0
+    assert abs(mc.value - ex.value) < 4 * mc.stderr
+    assert ex.lower <= ex.value <= ex.upper
+
+
+def test_supremum_is_attained_and_not_exceeded(net):
+    """For fixed signs the maximizer is W' = tau S / ||S||_F, S = sum_n eps_n G(x_n); random
+    W' on the sphere never do better (Cauchy-Schwarz)."""
+    w, x = net
+    G = rad.linear_class_gradient(w, x, L, 0)
+    g_ = np.random.default_rng(1)
+    eps = g_.choice((-1.0, 1.0), size=G.shape[0])
+    S = np.einsum("n,nik->ik", eps, G)
+    tau = 0.3
+    best = tau * S / np.linalg.norm(S)
+    val = np.mean(eps * rp.linear_response(w, x, best)[:, L, 0])
+    assert val == pytest.approx(tau * np.linalg.norm(S) / G.shape[0], rel=1e-12)
+    for _ in range(20):
+        V = g_.standard_normal(S.shape)
+        V *= tau / np.linalg.norm(V)
+        assert np.mean(eps * rp.linear_response(w, x, V)[:, L, 0]) <= val + 1e-12
+
+
+def test_empirical_rademacher_defaults_to_last_position(net):
+    w, x = net
+    r1 = rad.empirical_rademacher(w, x, 1.0)
+    a, h = rad.gradient_factors(w, x, L, 0)
+    r2 = rad.rademacher_from_gram(rad.gram(a, h), 1.0)
+    assert r1.value == pytest.approx(r2.value)
+
+
+def test_bad_inputs_are_clear_errors(net):
+    w, x = net
+    with pytest.raises(ValueError, match="position j"):
+        rad.gradient_factors(w, x, L + 1)
+    with pytest.raises(ValueError, match="output coordinate"):
+        rad.gradient_factors(w, x, L, D)
+    with pytest.raises(ValueError, match="symmetric"):
+        rad.rademacher_from_gram(np.array([[1.0, 2.0], [0.0, 1.0]]), 1.0)
+    with pytest.raises(ValueError, match="radius"):
+        rad.rademacher_from_gram(np.eye(2), -1.0)
+    with pytest.raises(ValueError, match="draws"):
+        rad.rademacher_from_gram(np.eye(20), 1.0, draws=1)
+    with pytest.raises(ValueError, match="both"):
+        rad.gram(np.zeros((2, 3, 4)), np.zeros((2, 3, 5)))
