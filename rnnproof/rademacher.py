@@ -36,7 +36,8 @@ from .rnn import Weights, _forward_pf, _prepare
 Array = Any
 
 __all__ = ["gradient_factors", "gram", "Rademacher", "rademacher_from_gram",
-           "empirical_rademacher", "linear_class_gradient"]
+           "empirical_rademacher", "linear_class_gradient", "dyadic_radius", "logistic_losses",
+           "GeneralizationBound", "generalization_bound"]
 
 
 def gradient_factors(weights: Weights, x: Array, j: int, s: int = 0) -> tuple[Array, Array]:
@@ -154,3 +155,140 @@ def empirical_rademacher(weights: Weights, x: Array, tau: float, j: int | None =
     L = int(x.shape[1]) - 1
     a, h = gradient_factors(weights, x, L if j is None else j, s)
     return rademacher_from_gram(gram(a, h), tau, draws=draws, seed=seed)
+
+
+# ------------------------------------------------------------------------------------------
+# The generalization bound assembled from the Rademacher complexity (Theorem 1, step 4)
+# ------------------------------------------------------------------------------------------
+
+
+def _sample_norms(a: Array, h: Array) -> Array:
+    """||G(x_n)||_F for G(x_n) = sum_t a[n, t] h[n, t]^T: arrays (n, T, m) -> (n,)."""
+    xp = backend.xp()
+    ga = xp.einsum("ntk,nuk->ntu", a, a)
+    gh = xp.einsum("ntk,nuk->ntu", h, h)
+    return xp.sqrt(xp.clip((ga * gh).sum(axis=(1, 2)), 0, None))
+
+
+def dyadic_radius(norm: float, m: int) -> tuple[float, int]:
+    """The smallest tau_k = 2^k / sqrt(m) (k an integer) with tau_k >= ``norm``; returns
+    (tau_k, k). The bound is applied on this grid with confidence delta_k = delta /
+    (3 (|k| + 1)^2), which sum to at most delta over all k (a union bound, so that the radius may
+    be chosen after seeing the SGD output)."""
+    if not np.isfinite(norm) or norm < 0:
+        raise ValueError(f"the norm of W' must be finite and >= 0, got {norm!r}")
+    k = int(math.ceil(math.log2(max(norm * math.sqrt(m), 2.0 ** -30))))
+    return 2.0 ** k / math.sqrt(m), k
+
+
+def logistic_losses(weights: Weights, x: Array, y_star: Array, lam: float,
+                    shift: Array) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample Obj of Section 4 with the logistic loss, for the network and for its
+    first-order surrogate:
+
+    true:   sum_{j=3}^L sum_s log(1 + exp(-y_{j,s} lam F_{j,s}(x; W + W'))),
+    linear: sum_{j=3}^L sum_s log(1 + exp(-y_{j,s} lam (F_{j,s}(x; W) + f_{j,s}(x; W')))).
+    Returns two NumPy arrays (n,)."""
+    from .rnn import check_labels, linear_response, outputs  # noqa: PLC0415
+
+    xp = backend.xp()
+    n, Lp1 = int(x.shape[0]), int(x.shape[1])
+    y = check_labels(y_star, n, Lp1 - 1, weights.d, "logistic").transpose(1, 0, 2)
+    y = xp.asarray(y, dtype=weights.W.dtype)
+    F0 = outputs(weights, x)[:, 3:]
+    F1 = outputs(weights, x, shift)[:, 3:]
+    f = linear_response(weights, x, shift)[:, 3:]
+
+    def obj(u: Array) -> np.ndarray:
+        return backend.to_numpy(xp.logaddexp(0, -y * lam * u).sum(axis=(1, 2)))
+
+    return obj(F1), obj(F0 + f)
+
+
+@dataclass(frozen=True)
+class GeneralizationBound:
+    """The bound of Theorem 1 in our formulation, assembled for one trained shift W'.
+
+    ``rademacher`` (per (j, s)) are the empirical Rademacher complexities of
+    F_{j,s}(tau) on the training sample; ``complexity_term`` = 2 lam sum_{j,s} R_{j,s}
+    (Ledoux-Talagrand contraction: each log(1 + exp(-y u)) is 1-Lipschitz in u);
+    ``confidence_term`` = 3 b sqrt(log(2 / delta_k) / (2N)) with b the range of the linearized
+    loss over the class (estimated on the observed inputs); ``approx_train``/``approx_eval``
+    the mean |true - linear| loss (step 1); ``bound_expectation`` = complexity_term +
+    approx_train + approx_eval (E_Z of the gap, symmetrization) and ``bound_high_prob`` adds the
+    confidence term (probability >= 1 - delta over Z).
+    """
+
+    tau: float
+    k: int
+    norm: float
+    rademacher: dict[tuple[int, int], float]
+    complexity_term: float
+    confidence_term: float
+    loss_range: float
+    approx_train: float
+    approx_eval: float
+    bound_expectation: float
+    bound_high_prob: float
+    delta: float
+    delta_k: float
+    N: int
+
+
+def generalization_bound(weights: Weights, x: Array, y_star: Array, x_eval: Array,
+                         y_eval: Array, lam: float, shift: Array, delta: float = 0.05,
+                         tau: float | None = None, draws: int = 200,
+                         seed: int = 0) -> GeneralizationBound:
+    """Assemble the generalization bound for the logistic-loss objective at W + W' (our
+    formulation of Theorem 1 via step 4; Sections 8-9 of the full version are not available).
+
+    For every W' with ||W'||_F <= tau, with probability >= 1 - delta over the N training samples,
+
+      E_D Obj(W') - E_Z Obj(W') <= 2 lam sum_{j=3}^L sum_s R_N(F_{j,s}(tau))
+                                   + 3 b sqrt(log(2 / delta) / (2N)) + Delta_D + Delta_Z,
+
+    where R_N is the empirical Rademacher complexity of the linear class (exact in W'), b the range
+    of the linearized loss over the class, and Delta the mean first-order error |Obj - Obj_lin| on
+    the population (estimated on the evaluation set) and on Z. ``tau`` defaults to the dyadic
+    radius of ||W'||_F (:func:`dyadic_radius`, with the union-bound confidence delta_k).
+    """
+    if not 0 < delta < 1:
+        raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
+    xp = backend.xp()
+    m = weights.m
+    norm = float(xp.sqrt((xp.asarray(shift) ** 2).sum()))
+    if tau is None:
+        tau, k = dyadic_radius(norm, m)
+        delta_k = delta / (3.0 * (abs(k) + 1) ** 2)
+    else:
+        k, delta_k = 0, delta
+    N, Lp1 = int(x.shape[0]), int(x.shape[1])
+    L = Lp1 - 1
+    from .rnn import outputs  # noqa: PLC0415
+
+    F0 = backend.to_numpy(outputs(weights, x))
+    F0e = backend.to_numpy(outputs(weights, x_eval))
+    R: dict[tuple[int, int], float] = {}
+    b = 0.0
+    for j in range(3, L + 1):
+        for s in range(weights.d):
+            a, h = gradient_factors(weights, x, j, s)
+            R[(j, s)] = rademacher_from_gram(gram(a, h), tau, draws=draws,
+                                             seed=seed + 31 * j + s).value
+            ae, he = gradient_factors(weights, x_eval, j, s)
+            gn = np.concatenate([backend.to_numpy(_sample_norms(a, h)),
+                                 backend.to_numpy(_sample_norms(ae, he))])
+            f0 = np.abs(np.concatenate([F0[:, j, s], F0e[:, j, s]]))
+            b += float(lam * (f0 + tau * gn).max())  # range of log(1+e^{-yu}) on |u| <= U is U
+    complexity = 2.0 * lam * sum(R.values())
+    confidence = 3.0 * b * math.sqrt(math.log(2.0 / delta_k) / (2.0 * N))
+    tr_true, tr_lin = logistic_losses(weights, x, y_star, lam, shift)
+    ev_true, ev_lin = logistic_losses(weights, x_eval, y_eval, lam, shift)
+    a_tr = float(np.abs(tr_true - tr_lin).mean())
+    a_ev = float(np.abs(ev_true - ev_lin).mean())
+    return GeneralizationBound(
+        tau=float(tau), k=k, norm=norm, rademacher=R, complexity_term=complexity,
+        confidence_term=confidence, loss_range=b, approx_train=a_tr, approx_eval=a_ev,
+        bound_expectation=complexity + a_tr + a_ev,
+        bound_high_prob=complexity + confidence + a_tr + a_ev, delta=float(delta),
+        delta_k=float(delta_k), N=N)
