@@ -56,7 +56,8 @@ from sympy.series.formal import FormalPowerSeries
 from .concept import z
 
 __all__ = [
-    "C_STAR", "Measure", "c_eps", "c_eps_details", "c_s", "c_s_details", "general_term",
+    "C_STAR", "Measure", "c_eps", "c_eps_details", "c_s", "c_s_details", "describe_series",
+    "general_term",
     "general_term_pieces", "gram_schmidt", "k", "log_c_eps", "log_c_s",
     "radius_of_convergence", "smallest_degree", "taylor_coefficients", "truncate",
     "truncation_sup_error", "z",
@@ -533,6 +534,21 @@ def general_term(phi: sp.Expr) -> sp.Expr | None:
     k beyond the first few, which may carry a polynomial part), or None when sympy's ``fps``
     finds none that we could validate against the exact coefficients."""
     return _series(_as_phi(phi)).general
+
+
+def describe_series(phi: sp.Expr) -> dict[str, Any]:
+    """How the coefficients of phi are obtained, for display: ``kind`` ("polynomial",
+    "general-term" or "series"), ``general_term`` (LaTeX of c_{s j + r} = ..., one per residue
+    class, or "" when none), ``radius`` (float) and ``radius_source``."""
+    ser = _series(_as_phi(phi))
+    by_class: dict[tuple[int, int], sp.Expr] = {}
+    for s_, r, t in general_term_pieces(phi):
+        by_class[(s_, r)] = by_class.get((s_, r), sp.Integer(0)) + t
+    j_int, j_plain = sp.Symbol("j", integer=True, nonnegative=True), sp.Symbol("j")
+    tex = ", ".join(f"c_{{{sp.latex(s_ * j_plain + r)}}}={sp.latex(t.subs(j_int, j_plain))}"
+                    for (s_, r), t in by_class.items())
+    return {"kind": ser.kind, "general_term": tex, "radius": ser.radius,
+            "radius_source": ser.radius_source}
 
 
 def radius_of_convergence(phi: sp.Expr) -> tuple[float, str]:
