@@ -338,38 +338,55 @@ def relu_gain_typical(W: Array, samples: int = 64, seed: int = 2) -> float:
     return float(xp.linalg.norm(xp.maximum(W @ X, 0), axis=0).mean())
 
 
-def fit_rate(t: np.ndarray, y: np.ndarray, level: float = 0.95) -> SlopeFit:
-    """Exponential rate: least-squares fit of log y = intercept + rate * t (all points pooled),
-    with the Student-t confidence interval of the rate (returned as a SlopeFit)."""
-    t = np.asarray(t, float).ravel()
-    y = np.asarray(y, float).ravel()
-    if t.shape != y.shape or t.size < 3:
-        raise ValueError(f"fit_rate needs >= 3 paired points, got {t.size} and {y.size}")
-    if np.any(y <= 0):
-        raise ValueError("fit_rate needs positive y")
-    res = _st.linregress(t, np.log(y))
-    half = _st.t.ppf(0.5 + level / 2, t.size - 2) * res.stderr
-    return SlopeFit(float(res.slope), float(res.intercept), float(res.slope - half),
-                    float(res.slope + half), level)
+def fit_across_draws(x: np.ndarray, Y: np.ndarray, log_x: bool = True,
+                     level: float = 0.95) -> SlopeFit:
+    """Slope of log Y against log x (``log_x``) or x, fitted *per draw* and then averaged.
+
+    ``Y`` is (draws, len(x)): one curve per independent draw of the weights. Points of one
+    curve share the draw, so their residuals are correlated and a pooled least-squares interval
+    would be too narrow (a random walk along the positions) or too wide (a shared intercept);
+    here each draw gives one slope, and the interval is the Student-t interval of their mean
+    (draws - 1 degrees of freedom). The intercept is the mean intercept.
+    """
+    x = np.asarray(x, float).ravel()
+    Y = np.atleast_2d(np.asarray(Y, float))
+    if Y.shape[1] != x.size or x.size < 2 or Y.shape[0] < 2:
+        raise ValueError(f"fit_across_draws needs Y of shape (draws >= 2, {x.size}) and >= 2 "
+                         f"points per draw, got {Y.shape}")
+    if np.any(Y <= 0) or (log_x and np.any(x <= 0)):
+        raise ValueError("fit_across_draws needs positive values to take logarithms")
+    u = np.log(x) if log_x else x
+    uc = u - u.mean()
+    ly = np.log(Y)
+    slopes = (ly - ly.mean(1, keepdims=True)) @ uc / (uc @ uc)
+    intercepts = ly.mean(1) - slopes * u.mean()
+    k = slopes.size
+    half = _st.t.ppf(0.5 + level / 2, k - 1) * slopes.std(ddof=1) / np.sqrt(k)
+    b = float(slopes.mean())
+    return SlopeFit(b, float(intercepts.mean()), b - float(half), b + float(half), level)
 
 
 # --------------------------------------------------------------------------- figures
 
 def plot_loglog_fit(ax: Any, x: Any, y: Any, exponent: float, label: str = "",
-                    color: str = "C0", xlabel: str = "width m") -> SlopeFit:
+                    color: str = "C0", xlabel: str = "width m",
+                    fit: SlopeFit | dict | None = None) -> SlopeFit | dict:
     """Draw pooled points (x, y) on log-log axes, the fitted power law (slope and 95% CI in the
-    legend) and a dashed reference line of slope ``exponent`` through the points' geometric
-    mean. Returns the fit (the same as :func:`rnnproof.stats.fit_loglog` gives)."""
+    legend) and a dashed reference line of slope ``exponent``, both through the points'
+    geometric mean. The fit is :func:`rnnproof.stats.fit_loglog` of the points unless ``fit``
+    (a SlopeFit or a dict with slope, ci_low, ci_high, as a check reports it) is given."""
     from .stats import fit_loglog  # noqa: PLC0415
 
     x = np.asarray(x, float)
     y = np.asarray(y, float)
-    f = fit_loglog(x, y)
+    f = fit_loglog(x, y) if fit is None else fit
+    get = (lambda k: f[k]) if isinstance(f, dict) else (lambda k: getattr(f, k))
     xs = np.unique(x)
-    ax.loglog(x, y, "o", color=color, alpha=0.35, ms=4)
-    ax.loglog(xs, np.exp(f.intercept) * xs ** f.slope, "-", color=color,
-              label=f"{label} slope {f.slope:.2f} [{f.ci_low:.2f}, {f.ci_high:.2f}]".strip())
     gx, gy = np.exp(np.log(x).mean()), np.exp(np.log(y).mean())
+    ax.loglog(x, y, "o", color=color, alpha=0.35, ms=4)
+    ax.loglog(xs, gy * (xs / gx) ** get("slope"), "-", color=color,
+              label=f"{label} slope {get('slope'):.2f} [{get('ci_low'):.2f}, "
+                    f"{get('ci_high'):.2f}]".strip())
     ax.loglog(xs, gy * (xs / gx) ** exponent, "--", color="grey", lw=1,
               label=f"reference slope {exponent:g}")
     ax.set_xlabel(xlabel)

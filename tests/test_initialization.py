@@ -217,14 +217,24 @@ def test_relu_gains_of_a_random_matrix() -> None:
     assert sup > 2.0 and abs(ini.relu_gain_typical(W) - 1) < 0.05
 
 
-def test_fit_rate() -> None:
+def test_fit_across_draws() -> None:
     t = np.arange(10.0)
-    f = ini.fit_rate(np.tile(t, 2), np.tile(3 * np.exp(-0.2 * t), 2))
-    assert f.slope == pytest.approx(-0.2) and f.contains(-0.2)
+    rng = np.random.default_rng(0)
+    Y = 3 * np.exp(-0.2 * t)[None] * np.exp(0.3 * rng.standard_normal((6, 1)))  # own intercepts
+    f = ini.fit_across_draws(t, Y, log_x=False)
+    assert f.slope == pytest.approx(-0.2) and f.ci_high - f.ci_low < 1e-9
+    # per-draw slopes that differ: the interval is the t-interval of their mean
+    Y2 = np.exp(np.outer([-0.1, -0.2, -0.3], t))
+    g = ini.fit_across_draws(t, Y2, log_x=False)
+    half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t_{0.975, 2} * sd / sqrt(3)
+    assert g.slope == pytest.approx(-0.2) and g.ci_high == pytest.approx(-0.2 + half)
+    # power laws on log-log axes
+    x = np.array([1e-3, 1e-2, 1e-1])
+    assert ini.fit_across_draws(x, np.vstack([2 * x, 5 * x])).slope == pytest.approx(1.0)
     with pytest.raises(ValueError):
-        ini.fit_rate(t, -t)
+        ini.fit_across_draws(t, -Y, log_x=False)
     with pytest.raises(ValueError):
-        ini.fit_rate(t[:2], t[:2] + 1)
+        ini.fit_across_draws(t, Y[:1], log_x=False)
 
 
 def test_plot_loglog_fit() -> None:
@@ -237,4 +247,17 @@ def test_plot_loglog_fit() -> None:
     m = np.repeat([64.0, 256.0, 1024.0], 3)
     f = ini.plot_loglog_fit(ax, m, 2 * m ** -0.5 * (1 + 0.01 * np.arange(9)), -0.5)
     assert abs(f.slope + 0.5) < 0.05 and len(ax.lines) == 3
+    plt.close(fig)
+
+
+def test_plot_loglog_fit_with_a_given_fit() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    given = {"slope": 1.0, "ci_low": 0.99, "ci_high": 1.01}
+    assert ini.plot_loglog_fit(ax, [1e-3, 1e-2], [2e-3, 2e-2], 1.0, fit=given) is given
+    assert "1.00 [0.99, 1.01]" in ax.get_legend().get_texts()[0].get_text()
     plt.close(fig)
