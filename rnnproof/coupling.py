@@ -42,7 +42,7 @@ from .sequences import null_sequence
 
 Array = Any
 
-__all__ = ["FirstOrder", "aligned_direction", "random_direction", "first_order",
+__all__ = ["FirstOrder", "aligned_direction", "random_direction", "first_order", "linear_objective",
            "predicted_flip_fraction", "remainder_scan"]
 
 
@@ -185,3 +185,30 @@ def remainder_scan(weights: Weights, x: Array, direction: Array | LowRank,
         out["flips_predicted"].append(predicted_flip_fraction(
             t0.g[:, 2:], t1.g[:, 2:] - t0.g[:, 2:], t0.h[:, 1:-1], xa[:, 2:]))
     return {k: np.asarray(v) for k, v in out.items()} | {"tau": taus}
+
+
+def linear_objective(weights: Weights, x: Array, y_star: Array, lam: float,
+                     shift: Array | LowRank | None,
+                     loss: str = "l2") -> float:
+    """The objective of the first-order model (proof steps 1 and 3):
+
+        Obj_lin(W') = mean over the samples of sum_{j=3}^{L} G(lam (F_j(x; W) + f_j(x; W')), y*_j),
+
+    the training objective of Section 4 with F(W + W') replaced by F(W) + f(W') (f of
+    equation 5.1). It is convex in W' for a convex G. ``shift`` may be dense, a LowRank, or None
+    (W' = 0, where Obj_lin equals the objective of the initial network).
+    """
+    from .rnn import _loss, check_labels  # noqa: PLC0415
+
+    xp = backend.xp()
+    if not np.isscalar(lam) or not np.isfinite(lam) or not 0 < float(lam) <= 1:
+        raise ValueError(f"the output scale lambda must lie in (0, 1] (Section 4), got {lam!r}")
+    n, Lp1 = int(x.shape[0]), int(x.shape[1])
+    v = check_labels(y_star, n, Lp1 - 1, weights.d, loss).astype(weights.W.dtype)  # (L-2, n, d)
+    F = outputs(weights, x)
+    if shift is not None:
+        F = F + linear_response(weights, x, shift if isinstance(shift, LowRank)
+                                else _dense(weights, shift))
+    u = lam * xp.ascontiguousarray(F[:, 3:].transpose(1, 0, 2))
+    val, _ = _loss(loss, u, v)
+    return float(val.sum() / n)

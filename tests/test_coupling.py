@@ -107,3 +107,26 @@ def test_bad_inputs_are_clear_errors(net):
 
 def test_backend_is_numpy_here():
     assert backend.name() == "numpy"
+
+
+def test_linear_objective_at_zero_and_first_order(net):
+    """Obj_lin(0) is the objective of the initial network; for a small shift it agrees with
+    the network's objective to second order."""
+    from rnnproof import train
+
+    w, x = net
+    y = np.random.default_rng(2).standard_normal((x.shape[0], L - 2, D))
+    lam = 0.5
+    assert coupling.linear_objective(w, x, y, lam, None) == pytest.approx(
+        train.risk(w, x, y, lam), rel=1e-12)
+    d = coupling.aligned_direction(w, L, EPS)
+    gaps = []
+    for c in (1e-2, 1e-3):
+        sh = c * d.dense()
+        lin = coupling.linear_objective(w, x, y, lam, sh)
+        assert coupling.linear_objective(w, x, y, lam, rp.LowRank(c * d.U, d.V)) == \
+            pytest.approx(lin, rel=1e-12)
+        gaps.append(abs(lin - train.risk(w, x, y, lam, sh)))
+    assert gaps[1] < 0.05 * gaps[0]
+    with pytest.raises(ValueError, match="lambda"):
+        coupling.linear_objective(w, x, y, 0.0, None)

@@ -107,3 +107,47 @@ def test_bad_inputs_are_clear_errors(net):
         rad.rademacher_from_gram(np.eye(20), 1.0, draws=1)
     with pytest.raises(ValueError, match="both"):
         rad.gram(np.zeros((2, 3, 4)), np.zeros((2, 3, 5)))
+
+
+def test_dyadic_radius():
+    tau, k = rad.dyadic_radius(3.0 / 8.0, 64)  # norm * sqrt(m) = 3 -> 4
+    assert tau == pytest.approx(4 / 8) and k == 2
+    tau, k = rad.dyadic_radius(1.0 / 8.0, 64)
+    assert tau == pytest.approx(1 / 8) and k == 0
+    assert sum(1 / (3 * (abs(k) + 1) ** 2) for k in range(-10_000, 10_001)) < 1
+    with pytest.raises(ValueError, match="norm"):
+        rad.dyadic_radius(-1.0, 64)
+
+
+def test_logistic_losses_agree_with_train_risk(net):
+    from rnnproof import train
+
+    w, x = net
+    y = np.where(np.random.default_rng(4).standard_normal((x.shape[0], L - 2, D)) > 0, 1.0, -1.0)
+    sh = 0.01 * np.random.default_rng(5).standard_normal((w.m, w.m))
+    true, lin = rad.logistic_losses(w, x, y, 0.5, sh)
+    assert true.mean() == pytest.approx(train.risk(w, x, y, 0.5, sh, loss="logistic"), rel=1e-12)
+    assert np.abs(true - lin).max() < 1e-2
+
+
+def test_generalization_bound_terms(net):
+    """Zero shift: the first-order error vanishes and the radius is the smallest grid point;
+    the bound's pieces add up."""
+    w, x = net
+    g = np.random.default_rng(6)
+    y = np.where(g.standard_normal((x.shape[0], L - 2, D)) > 0, 1.0, -1.0)
+    xe = rp.embed(random_true_inputs(9, L, D_X, 7), EPS)
+    ye = np.where(g.standard_normal((9, L - 2, D)) > 0, 1.0, -1.0)
+    sh = 0.02 * g.standard_normal((w.m, w.m))
+    b = rad.generalization_bound(w, x, y, xe, ye, 0.5, sh, delta=0.1)
+    assert b.norm <= b.tau < 2 * b.norm + 1e-12
+    assert len(b.rademacher) == (L - 2) * D
+    assert b.complexity_term == pytest.approx(2 * 0.5 * sum(b.rademacher.values()))
+    assert b.bound_high_prob == pytest.approx(b.bound_expectation + b.confidence_term)
+    assert b.bound_expectation == pytest.approx(b.complexity_term + b.approx_train
+                                                + b.approx_eval)
+    assert b.delta_k == pytest.approx(0.1 / (3 * (abs(b.k) + 1) ** 2))
+    b0 = rad.generalization_bound(w, x, y, xe, ye, 0.5, 0 * sh, tau=0.1)
+    assert b0.approx_train == 0 and b0.approx_eval == 0 and b0.tau == 0.1
+    with pytest.raises(ValueError, match="delta"):
+        rad.generalization_bound(w, x, y, xe, ye, 0.5, sh, delta=1.5)

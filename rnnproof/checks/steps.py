@@ -378,3 +378,136 @@ def _step_4_generalization_bound(sz: Mapping[str, Any], seed: int,
                 "confidence": col["confidence"], "approx": col["approx"],
                 "bound_exp": col["bound_exp"], "bound_hp": col["bound_hp"],
                 "loss_range": col["range"]})
+
+
+# ------------------------------------------------------------------------------------------
+# Step 3: SGD against the comparator W* of Definition 5.3
+# ------------------------------------------------------------------------------------------
+
+_STEP3_QUICK = dict(m=512, L=4, d_x=5, d=1, eps_x=0.5, N=128, T=500, record_every=50,
+                    eps_e=0.1, eps_c=1.0, grad_samples=16)
+_STEP3_FULL = dict(m=4096, L=6, d_x=8, d=1, eps_x=0.5, N=1024, T=5000, record_every=250,
+                   eps_e=0.1, eps_c=1.0, grad_samples=64)
+_STEP3_CACHE: dict[tuple, dict[str, Any]] = {}
+
+
+def _step3_run(sz: Mapping[str, Any], seed: int, eta_factor: float) -> dict[str, Any]:
+    """One SGD run (l2 loss, labels F*(x*) of a target (3.1) with Phi = z) and the comparator
+    V* = W* / lambda, W* from :func:`rnnproof.construction.construct_w_star`. Cached per
+    (sizes, seed, eta_factor) so that the two step-3 checks share the run."""
+    key = (tuple(sorted(sz.items())), seed, eta_factor, backend.name(),
+           str(backend.default_dtype()))
+    if key in _STEP3_CACHE:
+        return _STEP3_CACHE[key]
+    from .. import construction, train  # noqa: PLC0415
+    from ..concept import random_target, z  # noqa: PLC0415
+    from ..rnn import LowRank, objective_and_grad  # noqa: PLC0415
+
+    target = random_target(sz["L"], sz["d_x"], sz["d"], 1, (z,), seed=seed)
+    w = init_weights(sz["m"], sz["d_x"], sz["d"], seed)
+    xs = random_true_inputs(sz["N"], sz["L"], sz["d_x"], 10_000 + seed)
+    x, y = embed(xs, sz["eps_x"]), target.labels(xs)
+    c = construction.construct_w_star(w, target, sz["eps_x"], sz["eps_e"], sz["eps_c"])
+    hp = train.choose_hyperparameters(w, x, sz["eps_x"])
+    lam, eta = hp.lam, hp.eta * eta_factor
+    v_star = LowRank(c.W_star.U / lam, c.W_star.V)  # lam f(V*) = f(W*)
+    sqrt_m = np.sqrt(sz["m"])
+    g = np.random.default_rng(seed + 5)
+    probe = g.choice(sz["N"], size=min(sz["grad_samples"], sz["N"]), replace=False)
+    rec: dict[str, list[float]] = {"t": [], "norm": [], "obj_lin": [], "obj": [], "grad_sq": []}
+
+    def callback(t: int, shift: Any) -> None:
+        rec["t"].append(t)
+        rec["norm"].append(float(np.sqrt(float((backend.to_numpy(shift) ** 2).sum()))))
+        rec["obj_lin"].append(coupling.linear_objective(w, x, y, lam, shift))
+        rec["obj"].append(train.risk(w, x, y, lam, shift))
+        gs = [float((backend.to_numpy(objective_and_grad(w, x[k:k + 1], y[k:k + 1], lam,
+                                                          shift)[1]) ** 2).sum())
+              for k in probe]
+        rec["grad_sq"].append(float(np.mean(gs)))
+
+    res = train.sgd(w, x, y, lam, eta, sz["T"], seed=seed, loss="l2",
+                    record_every=sz["record_every"], callback=callback)
+    v_norm = v_star.frobenius_norm()
+    out = {k: np.asarray(v) for k, v in rec.items()}
+    out.update(
+        lam=lam, eta=eta, T=sz["T"], v_norm=v_norm, w_star_norm=c.W_star.frobenius_norm(),
+        obj_lin_star=coupling.linear_objective(w, x, y, lam, v_star),
+        obj_zero=coupling.linear_objective(w, x, y, lam, None),
+        online_mean=float(np.mean(res.objective)) if res.objective.size else float("nan"),
+        sqrt_m=sqrt_m, active=[int(a) for a in c.active_counts],
+        H_bound=float(c.H_bound),
+        paper_eps_c=float(construction.paper_eps_c(sz["eps_e"], sz["eps_x"], c.C_prime)))
+    out["paper_active_expected"] = float(sz["m"] * construction.active_probability(
+        out["paper_eps_c"], 1.0))
+    _STEP3_CACHE[key] = out
+    return out
+
+
+def _step3_regime(sz: Mapping[str, Any], r: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(sz) | {"lam": r["lam"], "eta": r["eta"], "loss": "l2",
+                       "target": "(3.1) with p = 1, Phi = z, labels F*(x*)",
+                       "active_neurons_per_position": r["active"],
+                       "paper_eps_c": r["paper_eps_c"],
+                       "paper_active_expected": r["paper_active_expected"]}
+
+
+@register("step-3-norm-path", label="lemma-step-3",
+          claim="Along the SGD path the shift stays inside the ball of the comparator: "
+                "||W_t||_F <= ||W*||_F / lambda for every recorded t <= T.",
+          quick=_STEP3_QUICK, full=_STEP3_FULL, controls=("eta-x10",),
+          depends=("definition-5.3", "lemma-step-1", "theorem-1"))
+def _step_3_norm_path(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
+    r = _step3_run(sz, seed, 10.0 if control == "eta-x10" else 1.0)
+    ratio = r["norm"] / r["v_norm"]
+    half = r["t"] >= r["T"] / 2
+    growth = None
+    if np.sum(half & (r["norm"] > 0)) >= 3:
+        growth = fit_loglog(r["t"][half], r["norm"][half]).as_dict()
+    return Outcome(
+        passed=bool(np.all(np.isfinite(ratio)) and ratio.max() <= 1.0),
+        measured={"max_norm_over_comparator": float(ratio.max()),
+                  "final_norm_times_sqrt_m": float(r["norm"][-1] * r["sqrt_m"]),
+                  "comparator_norm_times_sqrt_m": float(r["v_norm"] * r["sqrt_m"]),
+                  "w_star_norm_times_sqrt_m": float(r["w_star_norm"] * r["sqrt_m"]),
+                  **({"late_growth_exponent": growth} if growth else {})},
+        bound={"max_norm_over_comparator": 1.0},
+        tolerance="none: the recorded ||W_t||_F must not exceed ||W*||_F / lambda",
+        regime=_step3_regime(sz, r),
+        figure={"t": r["t"], "norm": r["norm"], "v_norm": r["v_norm"],
+                "w_star_norm": r["w_star_norm"], "sqrt_m": r["sqrt_m"]})
+
+
+@register("step-3-linear-objective", label="lemma-step-3",
+          claim="SGD lowers the training objective and does at least as well as the comparator "
+                "V* = W*/lambda: Obj_lin(W_T) <= Obj_lin(V*), and the averaged online objective "
+                "obeys the online-gradient-descent bound Obj_lin(V*) + ||V*||^2/(2 eta T) + "
+                "eta G^2/2.",
+          quick=_STEP3_QUICK, full=_STEP3_FULL, controls=("frozen-W", "eta-x10"),
+          depends=("definition-5.3", "lemma-step-1", "equation-5.1", "theorem-1"))
+def _step_3_linear_objective(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
+    factor = {"frozen-W": 0.0, "eta-x10": 10.0}.get(control or "", 1.0)
+    r = _step3_run(sz, seed, factor)
+    eta, T = r["eta"], r["T"]
+    g2 = float(np.mean(r["grad_sq"]))
+    slack = (r["v_norm"] ** 2 / (2 * eta * T) if eta > 0 else float("inf")) + eta * g2 / 2
+    ogd_bound = r["obj_lin_star"] + slack
+    final_ok = bool(r["obj_lin"][-1] <= r["obj_lin_star"])
+    ogd_ok = bool(r["online_mean"] <= ogd_bound)
+    decreased = bool(r["obj"][-1] < r["obj_zero"])  # SGD lowers the training objective
+    return Outcome(
+        passed=final_ok and ogd_ok and decreased,
+        measured={"obj_lin_final": float(r["obj_lin"][-1]),
+                  "obj_lin_comparator": r["obj_lin_star"], "obj_at_zero": r["obj_zero"],
+                  "obj_true_final": float(r["obj"][-1]),
+                  "first_order_gap_final": float(abs(r["obj"][-1] - r["obj_lin"][-1])),
+                  "comparator_beats_zero": bool(r["obj_lin_star"] < r["obj_zero"]),
+                  "online_mean": r["online_mean"], "ogd_bound": ogd_bound,
+                  "ogd_slack": slack, "mean_grad_sq": g2},
+        bound={"obj_lin_final_max": r["obj_lin_star"], "online_mean_max": ogd_bound},
+        tolerance="none: Obj(W_T) < Obj(0), Obj_lin(W_T) <= Obj_lin(V*), and the averaged "
+                  "online objective <= the online-gradient-descent bound (G^2 estimated at the "
+                  "recorded iterates)",
+        regime=_step3_regime(sz, r),
+        figure={"t": r["t"], "obj_lin": r["obj_lin"], "obj": r["obj"],
+                "obj_lin_star": r["obj_lin_star"], "obj_zero": r["obj_zero"]})
