@@ -86,6 +86,60 @@ class SGDResult:
         return float(self.risks[-1])
 
 
+_BLAS_SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
+                 "scipy_openblas_set_num_threads")
+_BLAS_GETTERS = ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
+                 "scipy_openblas_get_num_threads")
+
+
+def _openblas_handles() -> list[tuple[Any, Any]]:
+    """(getter, setter) of every OpenBLAS loaded in this process (NumPy and SciPy each bundle
+    one). Linux only (reads /proc/self/maps); elsewhere an empty list."""
+    import ctypes  # noqa: PLC0415
+
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower()
+                            and ln.split()[-1].startswith("/")})
+    except OSError:
+        return []
+    out = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        get = next((getattr(lib, n) for n in _BLAS_GETTERS if hasattr(lib, n)), None)
+        put = next((getattr(lib, n) for n in _BLAS_SETTERS if hasattr(lib, n)), None)
+        if get is not None and put is not None:
+            out.append((get, put))
+    return out
+
+
+class _blas_threads:
+    """Context manager: limit OpenBLAS to ``n`` threads (None: leave it alone), then restore.
+
+    A single-sample SGD step is a chain of small matrix-vector products; on a loaded machine
+    OpenBLAS's threads cost far more than they save there (measured: ten times slower with two
+    threads on two busy cores at m = 128)."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.saved: list[tuple[Any, int]] = []
+
+    def __enter__(self) -> "_blas_threads":
+        if self.n is not None and backend.name() == "numpy":
+            for get, put in _openblas_handles():
+                self.saved.append((put, int(get())))
+                put(int(self.n))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for put, n in self.saved:
+            put(n)
+        self.saved.clear()
+
+
 def _check_hyper(lam: float, eta: float, steps: int, batch: int) -> None:
     if not np.isscalar(lam) or not np.isfinite(lam) or not 0 < float(lam) <= 1:
         raise ValueError(f"the output scale lambda must lie in (0, 1] (Section 4), got {lam!r}")
@@ -248,6 +302,7 @@ def sgd(weights: Weights, x: Array, y_star: Array, lam: float, eta: float, steps
         callback: Callable[[int, Array], None] | None = None,
         eval_x: Array | None = None, eval_y: Array | None = None,
         stop_below: float | None = None, stop_window: int = 100,
+        blas_threads: int | None | Literal["auto"] = "auto",
         progress: bool = False) -> SGDResult:
     """Run T = ``steps`` iterations of the SGD of Section 4 on the shift W' (W'_0 = 0).
 
@@ -271,6 +326,9 @@ def sgd(weights: Weights, x: Array, y_star: Array, lam: float, eta: float, steps
     stop_below : stop early once the mean of the last ``stop_window`` per-step objectives is
         <= ``stop_below`` (with ``sampling="once"`` that mean estimates the current population
         risk); ``objective`` then has fewer than ``steps`` entries.
+    blas_threads : OpenBLAS threads during the loop; ``"auto"`` uses one thread for the
+        single-sample steps (latency bound) and leaves the minibatch variant alone; ``None``
+        never touches the setting.
     progress : show a tqdm progress bar.
 
     Returns an :class:`SGDResult` (final ``shift``, per-step ``objective``, records).
@@ -346,35 +404,38 @@ def sgd(weights: Weights, x: Array, y_star: Array, lam: float, eta: float, steps
         from tqdm.auto import tqdm  # noqa: PLC0415
 
         bar = tqdm(total=steps, desc=f"SGD (batch {batch})", mininterval=0.5)
+    if blas_threads == "auto":
+        blas_threads = 1 if batch == 1 else None
     t0 = time.perf_counter()
     record(0)
     window_sum = 0.0
     done = steps
     x_one = xp.ascontiguousarray(x_pf.transpose(1, 0, 2))  # (N, L+1, d_x+1): one gather/step
     v_one = xp.ascontiguousarray(v.transpose(1, 0, 2))  # (N, L-2, d)
-    for t in range(1, steps + 1):
-        ii = idx_all[t - 1]
-        if batch == 1:
-            k = int(ii[0])
-            obj[t - 1] = step.single(x_one[k], v_one[k])
-        else:
-            ii_x = xp.asarray(ii)
-            obj[t - 1] = step.batch(x_one[ii_x].transpose(1, 0, 2),
-                                    v_one[ii_x].transpose(1, 0, 2))
-        if not math.isfinite(obj[t - 1]):
-            obj[t:] = np.inf
-            record(t)
-            break
-        if stop_below is not None:
-            window_sum += obj[t - 1] - (obj[t - 1 - stop_window] if t > stop_window else 0.0)
-            if t >= stop_window and window_sum <= stop_below * stop_window:
-                done = t
+    with _blas_threads(blas_threads):
+        for t in range(1, steps + 1):
+            ii = idx_all[t - 1]
+            if batch == 1:
+                k = int(ii[0])
+                obj[t - 1] = step.single(x_one[k], v_one[k])
+            else:
+                ii_x = xp.asarray(ii)
+                obj[t - 1] = step.batch(x_one[ii_x].transpose(1, 0, 2),
+                                        v_one[ii_x].transpose(1, 0, 2))
+            if not math.isfinite(obj[t - 1]):
+                obj[t:] = np.inf
                 record(t)
                 break
-        if t % every == 0 or t == steps or t in at:
-            record(t)
-        if bar is not None and (t % 256 == 0 or t == steps):
-            bar.update(t - bar.n)
+            if stop_below is not None:
+                window_sum += obj[t - 1] - (obj[t - 1 - stop_window] if t > stop_window else 0.0)
+                if t >= stop_window and window_sum <= stop_below * stop_window:
+                    done = t
+                    record(t)
+                    break
+            if t % every == 0 or t == steps or t in at:
+                record(t)
+            if bar is not None and (t % 256 == 0 or t == steps):
+                bar.update(t - bar.n)
     seconds = time.perf_counter() - t0
     if bar is not None:
         bar.close()
@@ -491,24 +552,28 @@ def readout_baseline(weights: Weights, x: Array, y_star: Array, x_test: Array,
     n_val = max(1, int(holdout * N))
     val, tr = perm[:n_val], perm[n_val:]
 
-    def fit(X: np.ndarray, Y: np.ndarray, r: float) -> tuple[np.ndarray, np.ndarray]:
+    def fits(X: np.ndarray, Y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Ridge solutions for every candidate ridge from one eigendecomposition."""
         mu_x, mu_y = X.mean(0), Y.mean(0)
         Xc, Yc = X - mu_x, Y - mu_y
-        scale = max(float(np.trace(Xc.T @ Xc)) / X.shape[1], 1e-300)
-        V = np.linalg.solve(Xc.T @ Xc + r * scale * np.eye(X.shape[1]), Xc.T @ Yc)
-        return V, mu_y - mu_x @ V
+        lam_, Q = np.linalg.eigh(Xc.T @ Xc)
+        scale = max(float(lam_.sum()) / X.shape[1], 1e-300)
+        QtB = Q.T @ (Xc.T @ Yc)
+        out = []
+        for r in ridges:
+            V = Q @ (QtB / (np.maximum(lam_, 0.0) + r * scale)[:, None])
+            out.append((V, mu_y - mu_x @ V))
+        return out
 
     test_obj = 0.0
     chosen = []
     for j in range(3, L + 1):
-        best = (np.inf, ridges[0])
-        for r in ridges:
-            V, c = fit(h[tr, j], y[tr, j - 3], r)
-            e = float(((h[val, j] @ V + c - y[val, j - 3]) ** 2).sum())
-            best = min(best, (e, r))
-        V, c = fit(h[:, j], y[:, j - 3], best[1])
+        errs = [float(((h[val, j] @ V + c - y[val, j - 3]) ** 2).sum())
+                for V, c in fits(h[tr, j], y[tr, j - 3])]
+        k = int(np.argmin(errs))
+        V, c = fits(h[:, j], y[:, j - 3])[k]
         test_obj += 0.5 * float(((ht[:, j] @ V + c - yt[:, j - 3]) ** 2).sum()) / ht.shape[0]
-        chosen.append(best[1])
+        chosen.append(ridges[k])
     return {"risk": test_obj, "ridge_median": float(np.median(chosen))}
 
 
@@ -648,6 +713,16 @@ class GrowthFit:
     exp_ci: tuple[float, float]
     exp_sse: float
     exp_lack_of_fit_p: float
+    poly_intercept: float = 0.0
+    exp_intercept: float = 0.0
+
+    def predict_poly(self, x: Any) -> np.ndarray:
+        """The fitted power law e^a x^k."""
+        return np.exp(self.poly_intercept) * np.asarray(x, dtype=float) ** self.poly_exponent
+
+    def predict_exp(self, x: Any) -> np.ndarray:
+        """The fitted exponential e^{b + r x}."""
+        return np.exp(self.exp_intercept + self.exp_rate * np.asarray(x, dtype=float))
 
     @property
     def preferred(self) -> str:
@@ -668,8 +743,9 @@ class GrowthFit:
                 "preferred": self.preferred, "discriminated": self.discriminated}
 
 
-def _line_fit(u: np.ndarray, v: np.ndarray, level: float = 0.95) -> tuple[float, tuple[float, float], float, float]:
-    """OLS v = a + b u: slope, its t-interval, SSE and the lack-of-fit p-value."""
+def _line_fit(u: np.ndarray, v: np.ndarray,
+              level: float = 0.95) -> tuple[float, tuple[float, float], float, float, float]:
+    """OLS v = a + b u: slope, its t-interval, SSE, the lack-of-fit p-value, intercept."""
     from scipy import stats as st  # noqa: PLC0415
 
     res = st.linregress(u, v)
@@ -686,7 +762,8 @@ def _line_fit(u: np.ndarray, v: np.ndarray, level: float = 0.95) -> tuple[float,
     else:
         F = ((sse - pure) / df_lof) / (pure / df_pure)
         p = float(st.f.sf(F, df_lof, df_pure))
-    return float(res.slope), (float(res.slope - half), float(res.slope + half)), sse, p
+    return (float(res.slope), (float(res.slope - half), float(res.slope + half)), sse, p,
+            float(res.intercept))
 
 
 def growth_models(x: Any, y: Any) -> GrowthFit:
@@ -699,6 +776,6 @@ def growth_models(x: Any, y: Any) -> GrowthFit:
     if np.any(x <= 0) or np.any(y <= 0):
         raise ValueError("growth_models needs positive x and y")
     ly = np.log(y)
-    k, kci, ksse, kp = _line_fit(np.log(x), ly)
-    r, rci, rsse, rp = _line_fit(x, ly)
-    return GrowthFit(k, kci, ksse, kp, r, rci, rsse, rp)
+    k, kci, ksse, kp, ka = _line_fit(np.log(x), ly)
+    r, rci, rsse, rp, ra = _line_fit(x, ly)
+    return GrowthFit(k, kci, ksse, kp, r, rci, rsse, rp, ka, ra)

@@ -243,7 +243,7 @@ def _example_3_6(sz: Mapping[str, Any], seed: int, control: str | None) -> Outco
         passed=passed,
         measured={"one_hot_direction_possible": one_hot_possible, "map_error": map_err,
                   "quadratic_coefficient": quad_coeff, "zero_iff_n_equals_m": zero_iff_balanced,
-                  "balanced_strings": zeros, "strings": len(every),
+                  "balanced_strings": zeros, "strings": len(every), "string_length": n_tok,
                   "test_risk": exp.test_risk, "opt": exp.opt, "opt_plus_eps": exp.target_risk,
                   "accuracy_anbn": acc, "count_rmse": count_err, **checks},
         bound={"accuracy": 0.9, "risk": "OPT + eps"},

@@ -89,6 +89,15 @@ def _theorem_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome
 # --------------------------------------------------------------------------------------
 
 
+def _growth_figure(name: str, x: list, y: list, fit: train.GrowthFit | None) -> dict[str, Any]:
+    out: dict[str, Any] = {name: list(x), "y": list(y)}
+    if fit is not None and x:
+        grid = np.linspace(min(x), max(x), 50)
+        out.update(grid=grid.tolist(), poly=fit.predict_poly(grid).tolist(),
+                   exp=fit.predict_exp(grid).tolist())
+    return out
+
+
 def _steps_to_target(target: concept.Target, m: int, seed: int, max_steps: int,
                      eta_factor: float = 1.0) -> tuple[int | None, train.Experiment]:
     exp = train.experiment(target, m, max_steps, seed, n_test=200, records=2,
@@ -126,16 +135,17 @@ def _theorem_1_scaling_L(sz: Mapping[str, Any], seed: int, control: str | None) 
     else:
         passed = False
     means = {f"T_at_L{L}": float(np.mean([t for l2, t in zip(Ls, T) if l2 == L]))
-             for L in sorted(set(Ls))}
+             if L in Ls else float("nan") for L in sz["Ls"]}
     measured.update(means)
+    first, final = means[f"T_at_L{sz['Ls'][0]}"], means[f"T_at_L{sz['Ls'][-1]}"]
+    measured["growth_factor"] = final / first
     return Outcome(
         passed=bool(passed), measured=measured,
         bound={"poly_lack_of_fit_p_min": 0.05},
         tolerance="every run reaches OPT + eps within max_steps; power law not rejected at 5%",
         regime=dict(_regime(last, sz), window=100, criterion="moving average of the online "
                     "objective (fresh samples) <= OPT + eps"),
-        figure={"L": Ls, "T": T, "poly": None if fit is None else
-                [fit.poly_exponent], "exp": None if fit is None else [fit.exp_rate]})
+        figure=_growth_figure("L", Ls, T, fit))
 
 
 @register("theorem-1-scaling-m", label="section-4.1",
@@ -173,12 +183,15 @@ def _theorem_1_scaling_m(sz: Mapping[str, Any], seed: int, control: str | None) 
     else:
         passed = False
     measured.update({f"T_at_m{m}": float(np.mean([t for m2, t in zip(ms, T) if m2 == m]))
-                     for m in sorted(set(ms))})
+                     if m in ms else float("nan") for m in sz["ms"]})
     return Outcome(
         passed=bool(passed), measured=measured, bound={"exponent_ci_high_max": limit},
         tolerance="all runs reach OPT + eps; 95% upper limit of the exponent < 1/ln(m_min)",
         regime=dict(_regime(last, sz), window=100),
-        figure={"m": ms, "T": T, "shift_norm": norms})
+        figure={"m": ms, "y": T, "shift_norm": norms,
+                "fit": [] if len(T) < 3 or len(set(ms)) < 2 else
+                [float(np.exp(fit.intercept) * q ** fit.slope) for q in sorted(set(ms))],
+                "fit_m": sorted(set(ms))})
 
 
 # --------------------------------------------------------------------------------------
@@ -308,4 +321,4 @@ def _long_term_memory(sz: Mapping[str, Any], seed: int, control: str | None) -> 
         tolerance="exponent CI above 0; relative excess risk (risk - OPT) / (null - OPT), "
                   "averaged over the last quarter of training, at the largest L < 1/2",
         regime=_regime(exp, sz),
-        figure={"L": Ls, "relative_excess": rel})
+        figure=_growth_figure("L", Ls, rel, fit))
