@@ -135,14 +135,14 @@ def rademacher_from_gram(K: Array, tau: float, draws: int = 200, seed: int = 0,
     if N <= exact_max_n:
         signs = np.array(list(itertools.product((-1.0, 1.0), repeat=N - 1)))
         eps = np.hstack([np.ones((signs.shape[0], 1)), signs])
-        q = np.einsum("rn,nk,rk->r", eps, Kn, eps)
+        q = ((eps @ Kn) * eps).sum(axis=1)
         val = float(np.sqrt(np.clip(q, 0, None)).mean())
         return Rademacher(tau / N * val, 0.0, lower, upper, True, eps.shape[0], N, float(tau))
     if draws < 2:
         raise ValueError(f"Monte Carlo over the signs needs draws >= 2, got {draws}")
     g = np.random.default_rng(seed)
     eps = g.choice((-1.0, 1.0), size=(draws, N))
-    q = np.einsum("rn,nk,rk->r", eps, Kn, eps)
+    q = ((eps @ Kn) * eps).sum(axis=1)
     v = np.sqrt(np.clip(q, 0, None))
     return Rademacher(tau / N * float(v.mean()), tau / N * float(v.std(ddof=1) / math.sqrt(draws)),
                       lower, upper, False, draws, N, float(tau))

