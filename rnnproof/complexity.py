@@ -183,9 +183,17 @@ def _exact_coefficients(phi: sp.Expr, n: int) -> list[sp.Expr]:
         return _ring_series(phi, n)
     except _NoRing:
         pass
-    ser = sp.series(phi, z, 0, n).removeO()
-    ser = sp.expand(ser)
-    return [ser.coeff(z, i) if i > 0 else ser.subs(z, 0) for i in range(n)]
+    zeta = sp.Symbol("zeta")  # complex: sqrt(z), 1/z, log z ... do not expand
+    try:  # both one-sided expansions must agree (Abs(z) expands to +z and -z)
+        ser, ser_left = (sp.expand(sp.series(phi.subs(z, zeta), zeta, 0, n, dir=d).removeO())
+                         for d in ("+", "-"))
+    except Exception as exc:  # noqa: BLE001 (sympy raises many kinds here)
+        raise ValueError(f"phi = {phi} has no Taylor series at 0 that sympy can compute") from exc
+    if (not ser.is_polynomial(zeta) or sp.expand(ser - ser_left) != 0
+            or ser.has(sp.Abs, sp.sign, sp.re, sp.im, sp.conjugate)):
+        raise ValueError(f"phi = {phi} is not analytic at 0 (its expansion there is {ser}, "
+                         "not a power series); Section 2 needs phi(z) = sum c_i z^i")
+    return [ser.coeff(zeta, i) if i > 0 else ser.subs(zeta, 0) for i in range(n)]
 
 
 def taylor_coefficients(phi: sp.Expr, n: int) -> list[sp.Expr]:
@@ -335,7 +343,7 @@ def _logabs_exact(cs: list[sp.Expr]) -> np.ndarray:
         elif c.is_Rational:
             out[i] = math.log(abs(int(c.p))) - math.log(int(c.q))
         else:
-            out[i] = float(mpmath.log(abs(mpmath.mpf(sp.N(c, 30)))))
+            out[i] = float(mpmath.log(mpmath.mpf(sp.N(sp.Abs(c), 30))))
     return out
 
 
@@ -395,19 +403,28 @@ def _radius_from_singularities(phi: sp.Expr) -> float | None:
 
 
 def _radius_estimate(la: np.ndarray) -> tuple[float, float]:
-    """Ratio estimate of the radius from log|c_i| (last two non-zero coefficients), and the
-    change of that estimate between the last and the middle of the array."""
-    nz = np.flatnonzero(np.isfinite(la))
-    if nz.size < 4:
+    """Cauchy-Hadamard estimate of the radius from log|c_i|, i < n: exp(-slope) of a
+    least-squares line through the upper envelope (the largest log|c_k| in windows of 8) over
+    the second half, and the change of that estimate from the third quarter to the fourth (an
+    entire function shows as a growing estimate)."""
+    n = la.size
+
+    def est(lo: int, hi: int) -> float:
+        ks, vs = [], []
+        for a in range(lo, hi, 8):
+            w = la[a:min(a + 8, hi)]
+            if np.any(np.isfinite(w)):
+                ks.append(a + int(np.argmax(w)))
+                vs.append(float(np.max(w)))
+        if len(ks) < 2:
+            return math.inf
+        slope = float(np.polyfit(ks, vs, 1)[0])
+        return math.inf if slope >= 0 else math.exp(-slope)
+
+    r1, r_early, r_late = est(n // 2, n), est(n // 2, 3 * n // 4), est(3 * n // 4, n)
+    if not math.isfinite(r1):
         return math.inf, 0.0
-
-    def est(upto: int) -> float:
-        idx = nz[nz < upto]
-        a, b = idx[-2], idx[-1]
-        return float(np.exp((la[a] - la[b]) / (b - a)))
-
-    r1, r2 = est(len(la)), est(len(la) // 2 + 1)
-    return r1, abs(r1 - r2)
+    return r1, abs(r_late - r_early)
 
 
 @lru_cache(maxsize=256)
@@ -436,14 +453,16 @@ def _series(phi: sp.Expr) -> _Series:
     # no usable general term: exact coefficients + radius from singularities / estimate
     la = _logabs_exact(ser.exact(96))
     est, spread = _radius_estimate(la)
+    growing = spread > 0.05 * est  # estimates still growing: consistent with rho = inf
     rsing = _radius_from_singularities(phi)
-    if rsing is not None and math.isfinite(rsing) and abs(rsing - est) <= 0.05 * rsing:
+    if (rsing is not None and math.isfinite(rsing)
+            and abs(rsing - est) <= max(0.05 * rsing, 2 * spread)):
         ser.radius, ser.radius_source = rsing, "sympy singularities (agrees with coefficients)"
-    elif rsing is not None and math.isinf(rsing) and est > 50:
+    elif rsing is not None and math.isinf(rsing) and (growing or est > 50):
         ser.radius, ser.radius_source = math.inf, "sympy singularities (entire)"
     else:
         ser.radius = est
-        ser.radius_source = f"ratio estimate from 96 coefficients (+- {spread:.2g})"
+        ser.radius_source = f"root-test estimate from 96 coefficients (+- {spread:.2g})"
     return ser
 
 

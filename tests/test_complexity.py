@@ -64,6 +64,21 @@ def test_radius_of_convergence(phi: sp.Expr, rho: float) -> None:
     assert how
 
 
+def test_radius_without_general_term() -> None:
+    # entire, no general term from sympy: the root-test estimate grows, sympy says entire
+    assert cx.radius_of_convergence(sp.exp(z**2) * sp.cos(z))[0] == math.inf
+    # poles at pi +- i acosh(2): sympy's singularities, confirmed by the coefficients
+    rho, how = cx.radius_of_convergence(sp.exp(sp.sin(z)) / (2 + sp.cos(z)))
+    assert rho == pytest.approx(abs(complex(math.pi, math.acosh(2))), rel=1e-12)
+    assert "singularities" in how
+
+
+@pytest.mark.parametrize("phi", [sp.Abs(z), sp.sqrt(z), 1 / z, sp.sign(z) * z**2, sp.log(z)])
+def test_non_analytic_phi_is_rejected(phi: sp.Expr) -> None:
+    with pytest.raises(ValueError, match="analytic"):
+        cx.taylor_coefficients(phi, 3)
+
+
 def test_closed_forms_for_monomials() -> None:
     R, eps, Cs = sp.symbols("R varepsilon C^*", positive=True)
     for d in range(1, 7):
