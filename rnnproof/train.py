@@ -97,6 +97,8 @@ def _openblas_handles() -> list[tuple[Any, Any]]:
     one). Linux only (reads /proc/self/maps); elsewhere an empty list."""
     import ctypes  # noqa: PLC0415
 
+    import scipy.linalg.blas  # noqa: F401, PLC0415 (load SciPy's OpenBLAS too)
+
     try:
         with open("/proc/self/maps") as fh:
             paths = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower()
@@ -114,6 +116,20 @@ def _openblas_handles() -> list[tuple[Any, Any]]:
         if get is not None and put is not None:
             out.append((get, put))
     return out
+
+
+def single_threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: run ``fn`` with OpenBLAS limited to one thread (restored afterwards). The
+    checks of Theorem 1 are made of many small products, for which BLAS threads only add
+    synchronization (and, on a shared machine, contention)."""
+    import functools  # noqa: PLC0415
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _blas_threads(1):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 class _blas_threads:
@@ -264,6 +280,20 @@ class _Stepper:
         return obj
 
 
+def _per_sample_objective(Wc: Array, weights: Weights, x_pf: Array, v_pf: Array, lam: float,
+                          loss: str, chunk: int = 4096) -> np.ndarray:
+    """Obj(x*, y*; W') of every sample (NumPy array (n,)), in batched forward passes."""
+    xp = backend.xp()
+    n = x_pf.shape[1]
+    out = np.empty(n)
+    for s in range(0, n, chunk):
+        H, _ = _forward_pf(Wc, weights.A, xp.ascontiguousarray(x_pf[:, s:s + chunk]), False)
+        u = lam * (H[3:] @ weights.B.T)
+        val, _ = _loss_and_dual(loss, u, v_pf[:, s:s + chunk])
+        out[s:s + chunk] = backend.to_numpy(val.sum(axis=0))
+    return out
+
+
 def _risk_pf(Wc: Array, weights: Weights, x_pf: Array, v_pf: Array, lam: float, loss: str,
              chunk: int = 4096) -> float:
     xp = backend.xp()
@@ -386,6 +416,8 @@ def sgd(weights: Weights, x: Array, y_star: Array, lam: float, eta: float, steps
     recording = record_every is not None or record_at is not None or callback is not None \
         or ev is not None
 
+    frozen = float(eta) == 0.0  # W' stays 0: records repeat, objectives in one batched pass
+
     def record(t: int) -> None:
         if not recording:
             return
@@ -393,7 +425,8 @@ def sgd(weights: Weights, x: Array, y_star: Array, lam: float, eta: float, steps
         rec_t.append(t)
         rec_f.append(float(xp.sqrt((shift * shift).sum())))
         if ev is not None:
-            rec_r.append(_risk_pf(Wc, weights, ev[0], ev[1], float(lam), loss))
+            rec_r.append(rec_r[0] if frozen and rec_r else
+                         _risk_pf(Wc, weights, ev[0], ev[1], float(lam), loss))
         if callback is not None:
             callback(t, shift)
 
@@ -412,8 +445,24 @@ def sgd(weights: Weights, x: Array, y_star: Array, lam: float, eta: float, steps
     done = steps
     x_one = xp.ascontiguousarray(x_pf.transpose(1, 0, 2))  # (N, L+1, d_x+1): one gather/step
     v_one = xp.ascontiguousarray(v.transpose(1, 0, 2))  # (N, L-2, d)
+    if frozen:  # eta = 0: the same objectives without the loop
+        with _blas_threads(blas_threads):
+            per = _per_sample_objective(Wc, weights, x_pf, v, float(lam), loss)
+        obj[:] = per[idx_all].mean(axis=1) if steps else obj
+        if stop_below is not None and steps >= stop_window:
+            c = np.cumsum(np.r_[0.0, obj])
+            hit = np.nonzero((c[stop_window:] - c[:-stop_window]) <= stop_below * stop_window)[0]
+            if hit.size:
+                done = int(hit[0] + stop_window)
+        marks = sorted({t for t in range(1, done + 1) if t % every == 0} | {done}
+                       | {t for t in at if t <= done}) if steps else []
+        for t in marks:
+            record(t)
+        steps_loop = 0
+    else:
+        steps_loop = steps
     with _blas_threads(blas_threads):
-        for t in range(1, steps + 1):
+        for t in range(1, steps_loop + 1):
             ii = idx_all[t - 1]
             if batch == 1:
                 k = int(ii[0])

@@ -194,3 +194,15 @@ def test_experiment_protocol() -> None:
     assert t is None or t == s.result.steps
     u = train.experiment(tgt, 32, 40, 0, N=20, n_test=50, records=2, shuffle_labels=True)
     assert u.train_risk is not None
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_frozen_path_equals_the_loop(batch: int) -> None:
+    w, x, y = _setup()
+    frozen = train.sgd(w, x, y, 0.5, 0.0, 7, seed=4, batch=batch, record_every=3,
+                       eval_x=x, eval_y=y)
+    for t, idx in enumerate(_draws(4, 7, batch, 12)):
+        obj, _ = objective_and_grad(w, x[idx], y[idx], 0.5)
+        assert frozen.objective[t] == pytest.approx(obj, rel=1e-12)
+    assert list(frozen.record_steps) == [0, 3, 6, 7]
+    assert np.allclose(frozen.risks, train.risk(w, x, y, 0.5))

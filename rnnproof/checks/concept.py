@@ -30,6 +30,7 @@ EXACT = 1e-12  # float64 round-off allowance for identities that hold exactly
           quick=dict(L=6, d_x=6, d=2, p=2, n_ref=3, n_opt=20000, noise=0.1),
           full=dict(L=12, d_x=10, d=3, p=3, n_ref=6, n_opt=200000, noise=0.1),
           controls=("off-by-one",), depends=("definition-3.1",))
+@train.single_threaded
 def _equation_3_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     L, d_x, d, p = sz["L"], sz["d_x"], sz["d"], sz["p"]
     phis = [z, z ** 2, sp.sin(2 * z), sp.exp(z) - 1, z ** 3 - z / 2]
@@ -84,6 +85,7 @@ def _equation_3_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Outc
           quick=dict(L=7, d_x=6, d=2, p=3, n=200),
           full=dict(L=16, d_x=12, d=4, p=8, n=2000),
           controls=("wrong-lag",), depends=("equation-3.1",))
+@train.single_threaded
 def _example_3_5(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     L, d_x, d, p = sz["L"], sz["d_x"], sz["d"], sz["p"]
     xs = concept.random_true_inputs(sz["n"], L, d_x, seed + 1)
@@ -178,6 +180,7 @@ def _learn_strings(target: concept.Target, strings_fn: Any, m: int, steps: int,
           quick=dict(L=8, m=128, steps=3000, n_test=400),
           full=dict(L=12, m=512, steps=20000, n_test=4000),
           controls=("one-hot-direction", "frozen-W"), depends=("equation-3.1",))
+@train.single_threaded
 def _example_3_6(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     L = sz["L"]
     n_tok = L - 2
@@ -268,6 +271,7 @@ _POSITIONAL = (1.0, -1.0, 1.0, -1.0)  # c_2..c_5: each token's sign depends on i
                 "position input.",
           quick=dict(m=128, steps=2500), full=dict(m=512, steps=20000),
           controls=("frozen-W", "counting-labels"), depends=("equation-3.1", "theorem-1"))
+@train.single_threaded
 def _footnote_6(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     L = 6
     a, b = concept.two_tokens(3)

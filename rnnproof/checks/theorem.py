@@ -51,6 +51,7 @@ def _regime(exp: train.Experiment, sz: Mapping[str, Any]) -> dict[str, Any]:
           quick=dict(m=128, L=6, d_x=8, p=2, steps=6000, N=3000, n_test=500),
           full=dict(m=1024, L=10, d_x=16, p=4, steps=60000, N=30000, n_test=4000),
           controls=("shuffled-labels", "frozen-W"), depends=_DEPENDS)
+@train.single_threaded
 def _theorem_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     target = _example_3_5_family(sz["L"], sz["d_x"], sz["p"], seed)
     exp = train.experiment(target, sz["m"], sz["steps"], seed, N=sz["N"], n_test=sz["n_test"],
@@ -112,6 +113,7 @@ def _steps_to_target(target: concept.Target, m: int, seed: int, max_steps: int,
           quick=dict(m=128, Ls=(4, 5, 6, 7), seeds=2, d_x=8, p=2, max_steps=2500),
           full=dict(m=512, Ls=(4, 6, 8, 11, 16, 22), seeds=5, d_x=8, p=2, max_steps=200000),
           controls=("frozen-W",), depends=_DEPENDS)
+@train.single_threaded
 def _theorem_1_scaling_L(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     Ls, T, miss = [], [], []
     last = None
@@ -156,6 +158,7 @@ def _theorem_1_scaling_L(sz: Mapping[str, Any], seed: int, control: str | None) 
           full=dict(L=8, ms=(64, 128, 256, 512, 1024, 2048), seeds=5, d_x=8, p=2,
                     max_steps=100000),
           controls=("eta-over-m",), depends=("theorem-1",))
+@train.single_threaded
 def _theorem_1_scaling_m(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     target = _example_3_5_family(sz["L"], sz["d_x"], sz["p"], seed)
     ms, T, miss, norms = [], [], [], []
@@ -231,6 +234,7 @@ def _adapt_target(L: int, d_x: int, seed: int, same: bool = False) -> tuple[conc
           quick=dict(m=128, L=6, d_x=4, steps=10000, n_test=1000),
           full=dict(m=512, L=10, d_x=4, steps=40000, n_test=4000),
           controls=("position-blind-labels", "frozen-W"), depends=("theorem-1",))
+@train.single_threaded
 def _adapt_to_tokens(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     L, d_x = sz["L"], sz["d_x"]
     intended, w, phis = _adapt_target(L, d_x, seed)
@@ -296,6 +300,7 @@ def _memory_target(L: int, d_x: int, seed: int) -> concept.Target:
           full=dict(m=512, Ls=(4, 6, 8, 11, 16, 22, 32), d_x=6, steps=40000, seeds=5,
                     n_test=4000),
           controls=("frozen-W",), depends=("theorem-1",))
+@train.single_threaded
 def _long_term_memory(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     Ls, rel = [], []
     exp = None
