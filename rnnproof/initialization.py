@@ -3,8 +3,10 @@
 What the proofs use about the network at random initialization (the full paper's Appendix B is
 not available; every statement here is our own formulation, derived from first principles):
 
-* norms: E[ ||h_l||^2 | h_{l-1} ] = ||h_{l-1}||^2 + ||x_l||^2 exactly (ReLU halves the second
-  moment of a N(0, 2/m) row), so ||h_l||^2 -> sum_{k<=l} ||x_k||^2 = 1 + (l-1) eps_x^2;
+* norms: one step gives E ||h_l||^2 = ||h_{l-1}||^2 + ||x_l||^2 (ReLU halves the second
+  moment of a N(0, 2/m) row), so ||h_l||^2 -> sum_{k<=l} ||x_k||^2 = 1 + (l-1) eps_x^2. The
+  one-step computation treats W as fresh at each position; at finite width W is reused, so
+  this (and the recursions below) hold in the infinite-width limit, which the checks approach;
 * correlations: <h_l(x), h_l'(x')> -> K(l, l'), the arc-cosine recursion of :func:`kernel`
   (Cho & Saul's degree-1 arc-cosine kernel applied position by position);
 * backward rows: ||e_s^T Back_{i->j}||^2 -> m/d for every i <= j (one step u -> W^T D u keeps
