@@ -757,7 +757,7 @@ def c_s_details(phi: sp.Expr, R: Any, C_star: Any = C_STAR) -> Measure:
     ser = _series(phi)
     if ser.kind == "polynomial":
         cs = ser.exact((ser.degree() or 0) + 1)
-        val = _exact_c_s(cs, R, C_star)
+        val = _settle(_exact_c_s(cs, R, C_star), R, C_star)
         lv = _safe_log(val)
         return Measure(val, "exact", lv, len(cs), 0.0, math.inf)
     Rf, Cf = float(R), float(C_star)
@@ -780,7 +780,7 @@ def c_eps_details(phi: sp.Expr, R: Any, eps: Any, C_star: Any = C_STAR,
     ser = _series(phi)
     if ser.kind == "polynomial":
         cs = ser.exact((ser.degree() or 0) + 1)
-        val = _exact_c_eps(cs, R, eps, C_star, i0)
+        val = _settle(_exact_c_eps(cs, R, eps, C_star, i0), R, eps, C_star)
         return Measure(val, "exact", _safe_log(val), len(cs), 0.0, math.inf)
     Rf, Cf = float(R), float(C_star)
     L = math.log(1.0 / float(eps))
@@ -789,6 +789,18 @@ def c_eps_details(phi: sp.Expr, R: Any, eps: Any, C_star: Any = C_STAR,
                        f"C* R = {Cf * Rf:g} >= radius of convergence {ser.radius:.6g}")
     lv, n, tail = _adaptive(ser, lambda la: _log_terms_eps(la, Rf, L, Cf, i0))
     return Measure(_value_from_log(lv), "numeric", lv, n, _precision(lv, tail), ser.radius)
+
+
+def _settle(val: sp.Expr, *inputs: Any) -> sp.Expr:
+    """Exact inputs give an exact expression; if an input is a float (exactness already
+    lost) and nothing is symbolic, return one sympy Float (30 digits) instead of a mixed
+    expression such as 2.7e13 + 2.9e13*sqrt(3)."""
+    if val.free_symbols:
+        return val
+    if any(isinstance(x, float) or (isinstance(x, sp.Basic) and x.has(sp.Float))
+           for x in inputs):
+        return sp.Float(val.evalf(30), 30)
+    return val
 
 
 def _safe_log(val: sp.Expr) -> float:

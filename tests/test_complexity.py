@@ -88,6 +88,13 @@ def test_closed_forms_for_monomials() -> None:
         assert sp.simplify(sp.expand(ce - expect)) == 0
 
 
+def test_float_inputs_give_one_number() -> None:
+    v = cx.c_eps(z**3 - 2 * z, 3.0, 0.01)
+    assert isinstance(v, sp.Float)
+    exact = cx.c_eps(z**3 - 2 * z, 3, sp.Rational(1, 100))
+    assert not isinstance(exact, sp.Float) and float(exact) == pytest.approx(float(v), rel=1e-14)
+
+
 def test_i0_readings_differ_by_abs_c0() -> None:
     phi = sp.Rational(-3, 2) + z - z**2
     diff = cx.c_eps(phi, sp.Rational(1, 3), sp.Rational(1, 10)) - cx.c_eps(
