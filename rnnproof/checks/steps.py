@@ -17,6 +17,7 @@ from ..concept import random_true_inputs
 from ..rnn import Weights, init_weights
 from ..sequences import embed
 from ..stats import fit_loglog
+from ..train import single_threaded
 from .registry import Outcome, register
 
 
@@ -70,6 +71,7 @@ def _step1_scans(sz: Mapping[str, Any], seed: int, control: str | None) -> dict[
                 "size relative to f falls as m grows.",
           quick=_STEP1_QUICK, full=_STEP1_FULL, controls=("random-linear-map",),
           depends=("equation-5.1", "definition-4.1"))
+@single_threaded
 def _step_1_first_order(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     scans = _step1_scans(sz, seed, control)
     ms = list(sz["m"])
@@ -105,6 +107,7 @@ def _step_1_first_order(sz: Mapping[str, Any], seed: int, control: str | None) -
                 "E|delta_k| phi(0)/s to first order: linear in tau and O(1/sqrt(m)).",
           quick=_STEP1_QUICK, full=_STEP1_FULL, controls=("not-norm-bounded",),
           depends=("equation-5.1", "definition-4.1"))
+@single_threaded
 def _step_1_pattern_flips(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     scans = _step1_scans(sz, seed, control)
     ms = list(sz["m"])
@@ -155,6 +158,7 @@ def _step_1_pattern_flips(sz: Mapping[str, Any], seed: int, control: str | None)
                     N=(8, 16, 32, 64, 128, 256, 512, 1024, 2048), seeds=6, draws=1000,
                     tau0=1.0),
           controls=("not-norm-bounded",), depends=("equation-5.1", "theorem-1"))
+@single_threaded
 def _step_4_rademacher_n(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     Ns = np.asarray(sz["N"], dtype=int)
     m, L = sz["m"], sz["L"]
@@ -213,6 +217,7 @@ def _fit_power_and_exp(Ls: np.ndarray, R: np.ndarray) -> dict[str, Any]:
           full=dict(m=2048, L=(3, 4, 6, 8, 11, 16, 23, 32), N=256, d_x=8, d=1, eps_x=0.1,
                     seeds=8, draws=500, tau0=1.0),
           controls=("exploding-W",), depends=("equation-5.1", "theorem-1"))
+@single_threaded
 def _step_4_rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     Ls = np.asarray(sz["L"], dtype=int)
     m = sz["m"]
@@ -259,6 +264,7 @@ def _step_4_rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) 
                     seeds=8, draws=500, tau0=1.0),
           controls=("not-norm-bounded",), depends=("equation-5.1", "definition-5.3",
                                                   "theorem-1"))
+@single_threaded
 def _step_4_rademacher_m(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     ms = np.asarray(sz["m"], dtype=int)
     V = np.zeros((sz["seeds"], ms.size))
@@ -312,6 +318,7 @@ def _task(sz: Mapping[str, Any], seed: int) -> tuple[Any, Any]:
                     delta=0.05, draws=500),
           controls=("not-norm-bounded",),
           depends=("lemma-step-1", "lemma-step-4", "theorem-1", "equation-5.1"))
+@single_threaded
 def _step_4_generalization_bound(sz: Mapping[str, Any], seed: int,
                                  control: str | None) -> Outcome:
     from .. import train  # noqa: PLC0415
@@ -460,6 +467,7 @@ def _step3_regime(sz: Mapping[str, Any], r: Mapping[str, Any]) -> dict[str, Any]
                 "||W_t||_F <= ||W*||_F / lambda for every recorded t <= T.",
           quick=_STEP3_QUICK, full=_STEP3_FULL, controls=("eta-x10",),
           depends=("definition-5.3", "lemma-step-1", "theorem-1"))
+@single_threaded
 def _step_3_norm_path(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     r = _step3_run(sz, seed, 10.0 if control == "eta-x10" else 1.0)
     ratio = r["norm"] / r["v_norm"]
@@ -488,6 +496,7 @@ def _step_3_norm_path(sz: Mapping[str, Any], seed: int, control: str | None) -> 
                 "eta G^2/2.",
           quick=_STEP3_QUICK, full=_STEP3_FULL, controls=("frozen-W", "eta-x10"),
           depends=("definition-5.3", "lemma-step-1", "equation-5.1", "theorem-1"))
+@single_threaded
 def _step_3_linear_objective(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     factor = {"frozen-W": 0.0, "eta-x10": 10.0}.get(control or "", 1.0)
     r = _step3_run(sz, seed, factor)
