@@ -24,7 +24,7 @@ book: $(STAMP)
 	RNNPROOF_CHECK_CACHE=$(CURDIR)/_build/.checks $(VENV)/bin/jupyter-book build . $(JBFLAGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
