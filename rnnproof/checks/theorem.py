@@ -111,7 +111,7 @@ def _steps_to_target(target: concept.Target, m: int, seed: int, max_steps: int,
                 "polynomially in L: a power law fits the measurements (lack-of-fit not "
                 "rejected); the exponential alternative is fitted alongside.",
           quick=dict(m=128, Ls=(4, 5, 6, 7), seeds=2, d_x=8, p=2, max_steps=2500),
-          full=dict(m=512, Ls=(4, 6, 8, 11, 16, 22), seeds=5, d_x=8, p=2, max_steps=200000),
+          full=dict(m=512, Ls=(4, 6, 8, 11, 16, 22), seeds=3, d_x=8, p=2, max_steps=100000),
           controls=("frozen-W",), depends=_DEPENDS)
 @train.single_threaded
 def _theorem_1_scaling_L(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
@@ -257,7 +257,9 @@ def _adapt_to_tokens(sz: Mapping[str, Any], seed: int, control: str | None) -> O
     dist = np.array([[np.sqrt(np.mean((learned[a] - truth[b]) ** 2)) for b in range(P)]
                      for a in range(P)])  # learned at position a+3 against Phi_{b+2}
     own = np.diag(dist)
-    closest_own = bool(np.all(np.argmin(dist, axis=1) == np.arange(P)))
+    kind = np.arange(P) % len(_ADAPT_PHIS)  # positions that share a Phi (for L > 6) tie
+    closest_own = bool(np.all(kind[np.argmin(dist, axis=1)] == kind))
+    other = np.where(kind[:, None] != kind[None, :], dist, np.inf)
     # position-blind baseline: one cubic g(u) for every position, least squares on the test set
     uu = np.concatenate([u[:, j - 3] for j in range(3, L + 1)])
     yy = np.concatenate([exp.test.y_star[:, j - 3, 0] for j in range(3, L + 1)])
@@ -269,7 +271,7 @@ def _adapt_to_tokens(sz: Mapping[str, Any], seed: int, control: str | None) -> O
         measured={"test_risk": exp.test_risk, "opt_plus_eps": exp.target_risk,
                   "position_blind_risk": blind, "closest_is_own": closest_own,
                   "max_own_rms_error": float(own.max()),
-                  "min_other_rms_error": float(np.min(dist + np.eye(P) * 1e9))},
+                  "min_other_rms_error": float(np.min(other))},
         bound={"risk": exp.target_risk},
         tolerance="each learned map closest to its own Phi; risk <= OPT + eps < blind risk",
         regime=dict(_regime(exp, sz), phis=", ".join(str(f) for f in _ADAPT_PHIS)),
@@ -297,8 +299,7 @@ def _memory_target(L: int, d_x: int, seed: int) -> concept.Target:
                 "grows with L (fitted exponent > 0), yet at the longest L tested it stays below "
                 "half of the explainable risk.",
           quick=dict(m=128, Ls=(4, 6, 8, 10), d_x=6, steps=2000, seeds=2, n_test=300),
-          full=dict(m=512, Ls=(4, 6, 8, 11, 16, 22, 32), d_x=6, steps=40000, seeds=5,
-                    n_test=4000),
+          full=dict(m=512, Ls=(4, 6, 8, 11, 16, 22), d_x=6, steps=20000, seeds=3, n_test=4000),
           controls=("frozen-W",), depends=("theorem-1",))
 @train.single_threaded
 def _long_term_memory(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
