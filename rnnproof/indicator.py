@@ -350,7 +350,8 @@ def expectation_general(H: WeightFunction, p: Any, q: Any, tau: Any, shift: Any 
     pnz = np.abs(p) > 0
     a0 = np.where(pnz, -shift / np.where(pnz, p, 1.0), 0.0)
     w1 = np.maximum(sz, 1e-9) / np.where(pnz, np.abs(p), 1.0)  # scale of Phi_N(c)
-    w2 = w1 * np.minimum(1.0, tau / np.maximum(np.abs(q), 1e-300))  # scale of T(c, q/tau)
+    qa = np.abs(q)
+    w2 = w1 * np.where(qa > tau, tau / np.where(qa > 0, qa, 1.0), 1.0)  # scale of T(c, q/tau)
     mults = np.array([0.25, 1.0, 4.0, 16.0])
     offs = np.concatenate([[0.0], mults, -mults])
     inner = np.concatenate([a0[:, None] + offs * w2[:, None],
@@ -400,13 +401,18 @@ def expectation(H: WeightFunction, u: Any, sigma: float, gamma: float = 1.0) -> 
     return expectation_general(H, u, 0.5, tau, 0.0)
 
 
+@lru_cache(maxsize=64)
+def _lambdified(phi: sp.Expr) -> Any:
+    from .concept import z  # noqa: PLC0415
+
+    return sp.lambdify(z, phi, "numpy")
+
+
 def target_values(phi: Any, u: Any) -> np.ndarray:
     """Phi(u) for a sympy expression or Taylor coefficients (vectorized)."""
     u = np.asarray(u, dtype=float)
     if isinstance(phi, sp.Basic):
-        from .concept import z  # noqa: PLC0415
-
-        f = sp.lambdify(z, phi, "numpy")
+        f = _lambdified(phi)
         return np.broadcast_to(np.asarray(f(u), dtype=float), u.shape).copy()
     c = np.asarray(phi, dtype=float)
     return np.polynomial.polynomial.polyval(u, c)
