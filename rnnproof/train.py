@@ -196,19 +196,27 @@ class _Stepper:
         self.eta = float(eta)
         self.loss = loss
         self.gemm = None
+        self.buf = None
         if backend.name() == "numpy" and Wc.flags.f_contiguous:
             from scipy.linalg import blas  # noqa: PLC0415
 
             self.gemm = blas.get_blas_funcs("gemm", (Wc,))
 
-    def _update(self, dGs: Array, Hs: Array) -> None:
-        """Wc <- Wc - eta * dGs^T Hs (dGs, Hs: (k, m)); one in-place BLAS gemm on NumPy."""
-        if self.gemm is not None:
+    def _update(self, dGs: Array, Hs: Array, in_place: bool) -> None:
+        """Wc <- Wc - eta * dGs^T Hs (dGs, Hs: (k, m)).
+
+        ``in_place``: one BLAS gemm that accumulates into Wc (SciPy's BLAS on NumPy): two
+        passes over Wc, the right choice for the memory-bound single-sample step. Otherwise the
+        product goes through NumPy's own BLAS into a buffer (SciPy bundles a second OpenBLAS
+        whose threads, when both pools are multi-threaded, fight NumPy's for the cores)."""
+        if in_place and self.gemm is not None:
             self.gemm(-self.eta, dGs.T, Hs.T, beta=1.0, c=self.Wc, overwrite_c=1, trans_b=1)
-        else:
-            upd = dGs.T @ Hs
-            upd *= -self.eta
-            self.Wc += upd
+            return
+        if self.buf is None:
+            self.buf = self.xp.empty_like(self.Wc)
+        self.xp.matmul(dGs.T, Hs, out=self.buf)
+        self.buf *= -self.eta
+        self.Wc += self.buf
 
     def single(self, x1: Array, v1: Array) -> float:
         """x1 (L+1, d_x+1) one actual input, v1 (L-2, d) its labels; returns Obj."""
@@ -241,7 +249,7 @@ class _Stepper:
                 dot(dG[l - 2], Wc, out=delta)
                 if l > 3:
                     delta += dYB[l - 4]
-        self._update(dG, H[1:L])
+        self._update(dG, H[1:L], in_place=True)
         return obj
 
     def batch(self, xb: Array, vb: Array) -> float:
@@ -276,7 +284,8 @@ class _Stepper:
                 xp.matmul(dG[l - 2], Wc, out=delta)
                 if l > 3:
                     delta += dYB[l - 4]
-        self._update(dG.reshape((L - 1) * b, m), H[1:L].reshape((L - 1) * b, m))
+        self._update(dG.reshape((L - 1) * b, m), H[1:L].reshape((L - 1) * b, m),
+                     in_place=False)
         return obj
 
 
