@@ -160,7 +160,7 @@ def minibatch(b: int, m: int, L: int, threads: int | None) -> list[dict[str, Any
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    bw = copy_bandwidth(64 * 2**20 if quick else 512 * 2**20)
+    bw = copy_bandwidth(256 * 2**20 if quick else 512 * 2**20)
     rows: list[dict[str, Any]] = []
     for m in ((256, 2048) if quick else (256, 1024, 2048, 4096)):
         rows += single_sample(m, 8, bw)
