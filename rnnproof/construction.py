@@ -48,7 +48,7 @@ Array = Any
 
 __all__ = [
     "PositionWeight", "Construction", "NullGrams", "null_limits", "position_weight",
-    "window_expectation", "null_grams", "single_function_expectations", "paper_constants",
+    "window_expectation", "null_grams", "on_target_noise", "single_function_expectations", "paper_constants",
     "construct_w_star", "paper_eps_c", "active_probability", "decompose_response",
     "mean_field_response", "random_lowrank_like",
 ]
@@ -74,6 +74,16 @@ def _null_limits(L: int, eps_x: float) -> tuple[np.ndarray, np.ndarray]:
         inner = K[l - 1] + (eps_x ** 2 if l == L else 0.0)
         K[l] = float(arccos_map(inner, math.sqrt(N[l]), math.sqrt(N[l])))
     return N, K
+
+
+def on_target_noise(L: int, eps_x: float, delta: float) -> np.ndarray:
+    """sigma_i of our H_{i->j,r,s} for i = 2..L-1 (array of length L-2): the infinite-width
+    on-target noise level sqrt((N - K^2/N)/eps_x^2 + kappa^2 delta^2/3) at position i."""
+    N, K = null_limits(L, eps_x)
+    i = np.arange(2, L)
+    n0, k0 = N[i - 1], K[i - 1]
+    v = np.clip(n0 - k0 ** 2 / n0, 0.0, None) / eps_x ** 2
+    return np.sqrt(v + (k0 / n0) ** 2 * delta ** 2 / 3.0)
 
 
 def paper_eps_c(eps_e: float, eps_x: float, C_prime: float) -> float:

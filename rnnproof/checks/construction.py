@@ -167,6 +167,12 @@ def _lemma_5_2a(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcom
                              "design": des["max"], "by_i": by_i})
             sweep[name] = rows
         figure["sweeps"] = sweep
+        tgt = _target(L, sz["d_x"], sz["d"], sz["p"], sz["target_seed"])
+        pc = paper_constants(tgt, eps_x, eps_e)
+        ratio = max(_pw(t, L, eps_x, eps_e, pc["eps_c"], None).bound for t in tgt.terms) / (
+            4 * pc["C_prime"] ** 2 / (eps_e * eps_x))
+        measured["H_range_ratio_paper"] = ratio
+        measured["C_prime"] = pc["C_prime"]
         measured["design_error_delta2"] = next(r["design"] for r in sweep["delta"]
                                                if r["value"] == 2.0) if 2.0 in sz[
             "sweep_deltas"] else math.nan
@@ -180,7 +186,7 @@ def _lemma_5_2a(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcom
         regime={"L": L, "d_x": sz["d_x"], "eps_x": eps_x, "eps_e": eps_e, "n_inputs": sz["n"],
                 "seeds": sz["seeds"], "m_max": max(sz["m"]), "terms": "one per (i, j)",
                 "paper_eps_x_hypothesis_met": False, "paper_m_hypothesis_met": False,
-                "fit_for_text": k0},
+                "fit_for_text": k0, "sweep_m": sz["sweep_m"]},
         finding=finding, figure=figure)
 
 
@@ -292,8 +298,8 @@ def _active(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
                   "paper_p_at_eps_x_0.01": float(active_probability(consts["eps_c"], 1.0)),
                   "paper_m_for_one_active_at_eps_x_0.01": 1.0 / float(
                       active_probability(consts["eps_c"], 1.0)),
-                  "literal_eps_x_at_m_2^16": ex_lit, "literal_eps_c_at_m_2^16": ec_lit,
-                  "literal_active_fraction_at_m_2^16": p_lit,
+                  "literal_eps_x_at_m_65536": ex_lit, "literal_eps_c_at_m_65536": ec_lit,
+                  "literal_active_fraction_at_m_65536": p_lit,
                   "log10_C_eps_sqrtL": log10_ceps,
                   "log10_eps_c_with_C_eps": math.log10(eps_e * eps_x / 4) - log10_ceps},
         bound={"max_abs_z": 4.0},
@@ -531,6 +537,7 @@ def _lemma_5_4(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome
     regime = {"L": sz["L"], "d": sz["d"], "p": sz["p"], "eps_x": sz["eps_x"],
               "delta": sz["delta"], "eps_c": at_max[0]["eps_c"], "eps_e": sz["eps_e"],
               "n_inputs": sz["n"], "seeds": sz["seeds"], "m_max": m_max,
+              "sweep_m": sz["sweep_m"],
               "hypotheses": _hypotheses(sz, sz["eps_x"], m_max, sz["delta"])}
     if control is None:
         sweep = {}

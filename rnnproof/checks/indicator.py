@@ -164,7 +164,8 @@ def _lemma_5_1a(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcom
                "C_prime": "<= C_eps(Phi, sigma) (C* = 10^4)"},
         tolerance=f"on-target error <= eps_e everywhere; |quad - MC| <= {MC_Z_MAX:g} stderr; "
                   f"quadrature stable to {QUAD_TOL:g} at 4x nodes",
-        regime={"eps_e": sz["eps_e"], "sigmas": list(sz["sigmas"]), "n_u": sz["n_u"],
+        regime={"eps_e": sz["eps_e"], "sigmas": list(sz["sigmas"]), "sigma_min": min(sz["sigmas"]),
+                "sigma_max": max(sz["sigmas"]), "n_u": sz["n_u"],
                 "mc_samples": sz["mc_samples"], "mc_target": f"{mc_phi}, sigma={mc_sigma:g}",
                 "eps_e_literal": "0.5 / C_s(Phi, sigma) (also checked)",
                 "literal_eps_hypothesis_met": bool(lit_met)},
