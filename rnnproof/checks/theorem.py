@@ -133,6 +133,9 @@ def _theorem_1_scaling_L(sz: Mapping[str, Any], seed: int, control: str | None) 
     if len(set(Ls)) >= 2 and len(T) >= 3:
         fit = train.growth_models(Ls, T)
         measured.update(fit.as_dict())
+        # the rate of a beta^L bound with beta = sqrt 2 (footnote 2): inside the interval?
+        measured["sqrt2_rate_in_exp_ci"] = bool(fit.exp_ci[0] <= np.log(np.sqrt(2))
+                                                <= fit.exp_ci[1])
         passed = passed and not (fit.poly_lack_of_fit_p < 0.05)
     else:
         passed = False
