@@ -185,9 +185,9 @@ def _example_3_6(sz: Mapping[str, Any], seed: int, control: str | None) -> Outco
     L = sz["L"]
     n_tok = L - 2
     a, b = concept.two_tokens(3)
-    checks: dict[str, Any] = {"a_unit": abs(np.linalg.norm(a) - 1) < EXACT,
-                              "b_unit": abs(np.linalg.norm(b) - 1) < EXACT,
-                              "last_coord_half": a[-1] == 0.5 and b[-1] == 0.5}
+    checks: dict[str, Any] = {"a_unit": bool(abs(np.linalg.norm(a) - 1) < EXACT),
+                              "b_unit": bool(abs(np.linalg.norm(b) - 1) < EXACT),
+                              "last_coord_half": bool(a[-1] == 0.5 and b[-1] == 0.5)}
     # the literal, one-hot reading: w* = e_1 ("is the token an a?") sees b as 0
     e1 = np.array([1.0, 0.0, 0.0])
     try:
