@@ -149,7 +149,7 @@ def minibatch(b: int, m: int, L: int, threads: int | None) -> list[dict[str, Any
     ours = _step_seconds(w, x, y, steps, batch=b, threads=threads)
     # the same products bare: L-1 forward and L-2 backward (b, m) x (m, m), one rank-(L-1)b update
     shapes = [(b, m, m)] * (L - 1) + [(b, m, m)] * (L - 2) + [(m, (L - 1) * b, m)]
-    with train._blas_threads(threads):
+    with backend.blas_threads(threads):
         roof = gemm_roofline(shapes, w.W.dtype)
     flops = 2.0 * b * m * m * (3 * L - 4)
     label = "1 BLAS thread" if threads == 1 else "default BLAS threads"

@@ -28,7 +28,10 @@ from typing import Any, Literal
 import numpy as np
 
 from . import backend
-from .rnn import Weights, _forward_pf, _prepare, back_operators, check_labels, forward_trace
+from .backend import blas_threads as _blas_threads
+from .backend import single_threaded  # noqa: F401 (re-exported for the checks)
+from .rnn import (Weights, _forward_pf, _loss, _prepare, back_operators, check_labels,
+                  forward_trace)
 
 Array = Any
 
@@ -86,76 +89,6 @@ class SGDResult:
         return float(self.risks[-1])
 
 
-_BLAS_SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
-                 "scipy_openblas_set_num_threads")
-_BLAS_GETTERS = ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
-                 "scipy_openblas_get_num_threads")
-
-
-def _openblas_handles() -> list[tuple[Any, Any]]:
-    """(getter, setter) of every OpenBLAS loaded in this process (NumPy and SciPy each bundle
-    one). Linux only (reads /proc/self/maps); elsewhere an empty list."""
-    import ctypes  # noqa: PLC0415
-
-    import scipy.linalg.blas  # noqa: F401, PLC0415 (load SciPy's OpenBLAS too)
-
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower()
-                            and ln.split()[-1].startswith("/")})
-    except OSError:
-        return []
-    out = []
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        get = next((getattr(lib, n) for n in _BLAS_GETTERS if hasattr(lib, n)), None)
-        put = next((getattr(lib, n) for n in _BLAS_SETTERS if hasattr(lib, n)), None)
-        if get is not None and put is not None:
-            out.append((get, put))
-    return out
-
-
-def single_threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator: run ``fn`` with OpenBLAS limited to one thread (restored afterwards). The
-    checks of Theorem 1 are made of many small products, for which BLAS threads only add
-    synchronization (and, on a shared machine, contention)."""
-    import functools  # noqa: PLC0415
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _blas_threads(1):
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
-class _blas_threads:
-    """Context manager: limit OpenBLAS to ``n`` threads (None: leave it alone), then restore.
-
-    A single-sample SGD step is a chain of small matrix-vector products; on a loaded machine
-    OpenBLAS's threads cost far more than they save there (measured: ten times slower with two
-    threads on two busy cores at m = 128)."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n = n
-        self.saved: list[tuple[Any, int]] = []
-
-    def __enter__(self) -> "_blas_threads":
-        if self.n is not None and backend.name() == "numpy":
-            for get, put in _openblas_handles():
-                self.saved.append((put, int(get())))
-                put(int(self.n))
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for put, n in self.saved:
-            put(n)
-        self.saved.clear()
-
-
 def _check_hyper(lam: float, eta: float, steps: int, batch: int) -> None:
     if not np.isscalar(lam) or not np.isfinite(lam) or not 0 < float(lam) <= 1:
         raise ValueError(f"the output scale lambda must lie in (0, 1] (Section 4), got {lam!r}")
@@ -166,18 +99,6 @@ def _check_hyper(lam: float, eta: float, steps: int, batch: int) -> None:
                          f"got {steps!r}")
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
-
-
-def _loss_and_dual(loss: str, u: Array, v: Array) -> tuple[Array, Array]:
-    """G(u, v) summed over the output coordinates (per sample) and dG/du."""
-    xp = backend.xp()
-    if loss == "l2":
-        r = u - v
-        return 0.5 * (r * r).sum(axis=-1), r
-    if loss == "logistic":
-        zz = -v * u
-        return xp.logaddexp(0, zz).sum(axis=-1), -v / (1 + xp.exp(-zz))
-    raise ValueError(f"loss must be 'l2' or 'logistic', got {loss!r}")
 
 
 class _Stepper:
@@ -235,7 +156,7 @@ class _Stepper:
             maximum(g, 0, out=H[l])
         u = H[3:] @ self.B_T  # (L-2, d)
         u *= self.lam
-        val, dval = _loss_and_dual(self.loss, u, v1)
+        val, dval = _loss(self.loss, u, v1)
         obj = float(val.sum())
         if self.eta == 0.0:
             return obj
@@ -270,7 +191,7 @@ class _Stepper:
             xp.maximum(g, 0, out=H[l])
         u = H[3:] @ self.B_T  # (L-2, b, d)
         u *= self.lam
-        val, dval = _loss_and_dual(self.loss, u, vb)
+        val, dval = _loss(self.loss, u, vb)
         obj = float(val.sum()) / b
         if self.eta == 0.0:
             return obj
@@ -298,7 +219,7 @@ def _per_sample_objective(Wc: Array, weights: Weights, x_pf: Array, v_pf: Array,
     for s in range(0, n, chunk):
         H, _ = _forward_pf(Wc, weights.A, xp.ascontiguousarray(x_pf[:, s:s + chunk]), False)
         u = lam * (H[3:] @ weights.B.T)
-        val, _ = _loss_and_dual(loss, u, v_pf[:, s:s + chunk])
+        val, _ = _loss(loss, u, v_pf[:, s:s + chunk])
         out[s:s + chunk] = backend.to_numpy(val.sum(axis=0))
     return out
 
@@ -311,7 +232,7 @@ def _risk_pf(Wc: Array, weights: Weights, x_pf: Array, v_pf: Array, lam: float, 
     for s in range(0, n, chunk):
         H, _ = _forward_pf(Wc, weights.A, xp.ascontiguousarray(x_pf[:, s:s + chunk]), False)
         u = lam * (H[3:] @ weights.B.T)
-        val, _ = _loss_and_dual(loss, u, v_pf[:, s:s + chunk])
+        val, _ = _loss(loss, u, v_pf[:, s:s + chunk])
         total += float(val.sum())
     return total / n
 
