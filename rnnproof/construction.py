@@ -29,13 +29,11 @@ token is a unit vector orthogonal to the null token).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
 from . import backend
 from .concept import Target

@@ -34,7 +34,6 @@ Gauss-Legendre quadrature (:func:`expectation`, accurate to ~1e-12).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
