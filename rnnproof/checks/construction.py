@@ -79,11 +79,18 @@ def _terms(tgt: Target) -> list[Any]:
     return [t for t in tgt.terms if t.r == 0 and t.s == 0]
 
 
+def _threads(m: int) -> Any:
+    """One BLAS thread for the small widths (skinny products gain nothing from threads and
+    suffer from contention on a shared machine); the library default above 4096."""
+    return backend.blas_threads(1 if m <= 4096 else None)
+
+
 @lru_cache(maxsize=64)
 def _grams(m: int, seed: int, L: int, d_x: int, d: int, eps_x: float, n: int) -> Any:
-    w = init_weights(m, d_x, d, seed)
-    xs = _inputs(n, L, d_x, seed)
-    return null_grams(w, embed(xs, eps_x), eps_x), xs
+    with _threads(m):
+        w = init_weights(m, d_x, d, seed)
+        xs = _inputs(n, L, d_x, seed)
+        return null_grams(w, embed(xs, eps_x), eps_x), xs
 
 
 def _pw(t: Any, L: int, eps_x: float, eps_e: float, eps_c: float,
@@ -408,7 +415,13 @@ def _rms(a: np.ndarray) -> float:
 
 
 @lru_cache(maxsize=128)
-def _draw(m: int, seed: int, L: int, d_x: int, d: int, p: int, target_seed: int, eps_e: float,
+def _draw(m: int, *args: Any) -> dict[str, Any]:
+    """:func:`_draw_once`, cached, with one BLAS thread at small widths."""
+    with _threads(m):
+        return _draw_once(m, *args)
+
+
+def _draw_once(m: int, seed: int, L: int, d_x: int, d: int, p: int, target_seed: int, eps_e: float,
           eps_x: float, delta: Any, n: int, correlated_B: bool) -> dict[str, Any]:
     """One draw at width m: W* of Definition 5.3; f(W*) of (5.1) on n held-out inputs; its split
     (5.3) into the diagonal and the three cross parts; the same split of the mean-field response
