@@ -14,12 +14,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[book,test]"
 	touch $(STAMP)
 
-# The notebook cache is keyed on the chapters' source; when the package changes, drop it so
-# every chapter re-executes against the new code.
+# The notebook cache and Sphinx's doctrees are keyed on the chapters' source; when the package
+# changes, drop them so that every chapter re-executes against the new code.
 book: $(STAMP)
 	@h=$$(cat rnnproof/*.py rnnproof/checks/*.py | sha256sum | cut -c1-16); \
 	if [ "$$(cat _build/.package-hash 2>/dev/null)" != "$$h" ]; then \
-	  rm -rf _build/.jupyter_cache _build/.checks; fi; \
+	  rm -rf _build/.jupyter_cache _build/.checks _build/.doctrees; fi; \
 	mkdir -p _build && echo "$$h" > _build/.package-hash
 	RNNPROOF_CHECK_CACHE=$(CURDIR)/_build/.checks $(VENV)/bin/jupyter-book build . $(JBFLAGS)
 

@@ -30,12 +30,15 @@ PROOF_EDGES: tuple[tuple[str, str], ...] = (
     ("equation-5.1", "lemma-5.4"),
     ("equation-3.1", "lemma-5.4"),
     ("equation-5.1", "lemma-step-1"),
+    ("definition-sgd", "lemma-step-3"),
     ("lemma-step-1", "lemma-step-3"),
     ("lemma-5.4", "lemma-step-3"),
     ("claim-G.1", "lemma-step-3"),
-    ("lemma-step-3", "theorem-1"),
-    ("lemma-step-4", "theorem-1"),
-    ("claim-G.1", "lemma-step-4"),
+    ("equation-5.1", "lemma-step-4"),
+    ("lemma-step-3", "theorem-step-4-bound"),
+    ("lemma-step-4", "theorem-step-4-bound"),
+    ("theorem-step-4-bound", "theorem-1"),
+    ("theorem-1", "section-4.1"),
 )
 
 COLOURS = {"pass": "#3a9d5d", "fail": "#d1495b", "none": "#b9b9b9", "absent": "#ffffff"}

@@ -157,7 +157,7 @@ def _step_1_pattern_flips(sz: Mapping[str, Any], seed: int, control: str | None)
           full=dict(m=1024, L=10, d_x=8, d=1, eps_x=0.1,
                     N=(8, 16, 32, 64, 128, 256, 512, 1024, 2048), seeds=6, draws=1000,
                     tau0=1.0),
-          controls=("not-norm-bounded",), depends=("equation-5.1", "theorem-1"))
+          controls=("not-norm-bounded",), depends=("equation-5.1", "definition-sgd"))
 @single_threaded
 def _step_4_rademacher_n(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     Ns = np.asarray(sz["N"], dtype=int)
@@ -216,7 +216,7 @@ def _fit_power_and_exp(Ls: np.ndarray, R: np.ndarray) -> dict[str, Any]:
                      seeds=6, draws=200, tau0=1.0),
           full=dict(m=2048, L=(3, 4, 6, 8, 11, 16, 23, 32), N=256, d_x=8, d=1, eps_x=0.1,
                     seeds=8, draws=500, tau0=1.0),
-          controls=("exploding-W",), depends=("equation-5.1", "theorem-1"))
+          controls=("exploding-W",), depends=("equation-5.1", "definition-sgd"))
 @single_threaded
 def _step_4_rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     Ls = np.asarray(sz["L"], dtype=int)
@@ -263,7 +263,7 @@ def _step_4_rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) 
           full=dict(m=(256, 512, 1024, 2048, 4096, 8192), L=10, N=256, d_x=8, d=1, eps_x=0.1,
                     seeds=8, draws=500, tau0=1.0),
           controls=("not-norm-bounded",), depends=("equation-5.1", "definition-5.3",
-                                                  "theorem-1"))
+                                                  "definition-sgd"))
 @single_threaded
 def _step_4_rademacher_m(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     ms = np.asarray(sz["m"], dtype=int)
@@ -317,7 +317,7 @@ def _task(sz: Mapping[str, Any], seed: int) -> tuple[Any, Any]:
           full=dict(m=2048, L=8, d_x=8, d=1, eps_x=0.1, N=1024, n_eval=8192, T=4000, runs=8,
                     delta=0.05, draws=500),
           controls=("not-norm-bounded",),
-          depends=("lemma-step-1", "lemma-step-4", "theorem-1", "equation-5.1"))
+          depends=("lemma-step-1", "lemma-step-4", "definition-sgd", "equation-5.1"))
 @single_threaded
 def _step_4_generalization_bound(sz: Mapping[str, Any], seed: int,
                                  control: str | None) -> Outcome:
@@ -466,7 +466,7 @@ def _step3_regime(sz: Mapping[str, Any], r: Mapping[str, Any]) -> dict[str, Any]
           claim="Along the SGD path the shift stays inside the ball of the comparator: "
                 "||W_t||_F <= ||W*||_F / lambda for every recorded t <= T.",
           quick=_STEP3_QUICK, full=_STEP3_FULL, controls=("eta-x10",),
-          depends=("definition-5.3", "lemma-step-1", "theorem-1"))
+          depends=("definition-5.3", "lemma-step-1", "definition-sgd"))
 @single_threaded
 def _step_3_norm_path(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     r = _step3_run(sz, seed, 10.0 if control == "eta-x10" else 1.0)
@@ -495,7 +495,7 @@ def _step_3_norm_path(sz: Mapping[str, Any], seed: int, control: str | None) -> 
                 "obeys the online-gradient-descent bound Obj_lin(V*) + ||V*||^2/(2 eta T) + "
                 "eta G^2/2.",
           quick=_STEP3_QUICK, full=_STEP3_FULL, controls=("frozen-W", "eta-x10"),
-          depends=("definition-5.3", "lemma-step-1", "equation-5.1", "theorem-1"))
+          depends=("definition-5.3", "lemma-step-1", "equation-5.1", "definition-sgd"))
 @single_threaded
 def _step_3_linear_objective(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     factor = {"frozen-W": 0.0, "eta-x10": 10.0}.get(control or "", 1.0)
