@@ -132,10 +132,12 @@ def status_markdown(statements: Mapping[str, Statement],
 
 def dependency_graph(statements: Mapping[str, Statement],
                      results: Mapping[str, CheckResult],
-                     edges: Iterable[tuple[str, str]] = PROOF_EDGES) -> Any:
+                     edges: Iterable[tuple[str, str]] = PROOF_EDGES,
+                     goal: str | None = "theorem-1") -> Any:
     """The proof's dependency graph (a networkx DiGraph): the skeleton of the paper's sketch
-    plus every check's ``depends``; node attribute ``status`` is pass/fail/none, or
-    ``absent`` for a skeleton statement no chapter states yet."""
+    plus every check's ``depends``, restricted to what ``goal`` rests on (``goal=None``: every
+    statement). Node attribute ``status`` is pass/fail/none, or ``absent`` for a skeleton
+    statement no chapter states yet."""
     import networkx as nx  # noqa: PLC0415
 
     g = nx.DiGraph()
@@ -144,6 +146,8 @@ def dependency_graph(statements: Mapping[str, Statement],
         for dep in checks.REGISTRY[r.id].depends:
             if dep != r.label:
                 g.add_edge(dep, r.label)
+    if goal is not None:
+        g = g.subgraph(nx.ancestors(g, goal) | {goal}).copy()
     for lab in g.nodes:
         g.nodes[lab]["status"] = (label_status(lab, results) if lab in statements
                                   else "absent")
@@ -166,7 +170,7 @@ def draw_dependency_graph(g: Any, ax: Any = None) -> Any:
     if ax is None:
         _, ax = plt.subplots(figsize=(12, 7))
     nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=12, edge_color="#888",
-                           node_size=1800, min_target_margin=14)
+                           node_size=0, min_source_margin=10, min_target_margin=12)
     for lab, (x, y) in pos.items():
         ax.text(x, y, lab, ha="center", va="center", fontsize=8, zorder=3,
                 bbox=dict(boxstyle="round,pad=0.4", facecolor=COLOURS[g.nodes[lab]["status"]],
