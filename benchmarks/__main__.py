@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import platform
 import pkgutil
+import platform
 import sys
 import time
 from collections.abc import Sequence
@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = (f"# Benchmarks on {machine_name()}\n\nrnnproof {__version__}; "
             f"{backend.device_description()}; {'quick' if args.quick else 'full'} sizes; "
             f"{time.strftime('%Y-%m-%d')}.\nRatio: reference time / our time (above 1: faster "
-            f"than the reference); for memory rows, reference bytes / our bytes.\n\n{head}\n{body}\n")
+            f"than the reference); for memory rows, reference bytes / our bytes.\n\n"
+            f"{head}\n{body}\n")
     print(text)
     if not args.quick:
         out = HERE / "results" / f"{machine_name()}.md"

@@ -7,8 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from rnnproof import LowRank, back_operators, backend, embed, hidden_states, init_weights
-from rnnproof import linear_response
+from rnnproof import (
+    LowRank,
+    back_operators,
+    backend,
+    embed,
+    hidden_states,
+    init_weights,
+    linear_response,
+)
 from rnnproof.concept import random_true_inputs
 
 from .common import best_time, gemm_roofline, peak_host_bytes, row

@@ -76,7 +76,8 @@ def single_sample(m: int, L: int, bw: float) -> list[dict[str, Any]]:
     llc = _last_level_cache()
     fits = llc is not None and 2 * m * m * item <= llc  # W + W' fits with room to spare
     size = f"m={m}, L={L}, {w.W.dtype.name}"
-    note = (f"{1 / ours:,.0f} steps/s; bound = {passes} passes of W+W' ({passes * m * m * item / 2**20:.1f} "
+    mib = passes * m * m * item / 2**20
+    note = (f"{1 / ours:,.0f} steps/s; bound = {passes} passes of W+W' ({mib:.1f} "
             f"MiB) at {bw / 1e9:.1f} GB/s copy bandwidth; against the 3-pass compulsory "
             f"traffic: {compulsory / ours:.2f}x" + ("; W+W' fits in the last-level cache, so "
                                                     "the bound is not binding" if fits else ""))

@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .rnn import (LowRank, Trace, Weights, back_operators, forward_trace, hidden_states,
-                  init_weights, linear_response, objective_and_grad, outputs)
+from .rnn import (
+    LowRank,
+    Trace,
+    Weights,
+    back_operators,
+    forward_trace,
+    hidden_states,
+    init_weights,
+    linear_response,
+    objective_and_grad,
+    outputs,
+)
 from .sequences import embed, null_sequence, pad_to_unit
 
 try:

@@ -12,11 +12,10 @@ This is the only module that imports CuPy.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-import functools
 from collections.abc import Callable
-from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
@@ -31,7 +30,7 @@ class MemoryBudgetError(MemoryError):
     """Raised before an allocation that would not fit in the available memory."""
 
 
-@lru_cache(maxsize=None)
+@functools.cache
 def _select() -> tuple[str, ModuleType]:
     wanted = os.environ.get("RNNPROOF_BACKEND", "auto").strip().lower()
     if wanted not in ("numpy", "cupy", "auto"):
@@ -204,7 +203,7 @@ class blas_threads:
         self.n = n
         self.saved: list[tuple[Any, int]] = []
 
-    def __enter__(self) -> "blas_threads":
+    def __enter__(self) -> blas_threads:
         if self.n is not None and name() == "numpy":
             for get, put in _openblas_handles():
                 self.saved.append((put, int(get())))

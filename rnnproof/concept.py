@@ -69,7 +69,7 @@ class Term:
 
     @classmethod
     def _compiled(cls, i: int, j: int, r: int, s: int, phi: sp.Expr, w_star: np.ndarray,
-                  fn: Callable[[np.ndarray], np.ndarray]) -> "Term":
+                  fn: Callable[[np.ndarray], np.ndarray]) -> Term:
         """A Term whose numeric function ``fn`` (equal to ``phi``) is supplied, skipping the
         slow sympy compilation (validated like any Term)."""
         t = object.__new__(cls)

@@ -46,7 +46,8 @@ Array = Any
 
 __all__ = [
     "PositionWeight", "Construction", "NullGrams", "null_limits", "position_weight",
-    "window_expectation", "null_grams", "on_target_noise", "single_function_expectations", "paper_constants",
+    "window_expectation", "null_grams", "on_target_noise", "single_function_expectations",
+    "paper_constants",
     "construct_w_star", "paper_eps_c", "active_probability", "decompose_response",
     "mean_field_response", "random_lowrank_like",
 ]

@@ -36,8 +36,15 @@ from typing import Any
 import numpy as np
 
 from . import backend
-from .rnn import (LowRank, Weights, back_operators, forward_trace, hidden_states,
-                  linear_response, outputs)
+from .rnn import (
+    LowRank,
+    Weights,
+    back_operators,
+    forward_trace,
+    hidden_states,
+    linear_response,
+    outputs,
+)
 from .sequences import null_sequence
 
 Array = Any
@@ -79,7 +86,8 @@ def aligned_direction(weights: Weights, L: int, eps_x: float, s: int = 0) -> Low
     return LowRank(U / nrm, V)
 
 
-def random_direction(m: int, seed: int, rank: int | None = None, dtype: Any = None) -> Array | LowRank:
+def random_direction(m: int, seed: int, rank: int | None = None,
+                     dtype: Any = None) -> Array | LowRank:
     """A Gaussian direction of unit Frobenius norm: dense (m, m), or LowRank of the given rank."""
     if not isinstance(m, (int, np.integer)) or m < 1:
         raise ValueError(f"m must be a positive integer, got {m!r}")
@@ -91,7 +99,8 @@ def random_direction(m: int, seed: int, rank: int | None = None, dtype: Any = No
         return M / backend.xp().linalg.norm(M)
     if not 1 <= rank <= m:
         raise ValueError(f"rank must lie in [1, m], got {rank}")
-    lr = LowRank(g.standard_normal((m, rank), dtype=dtype), g.standard_normal((m, rank), dtype=dtype))
+    lr = LowRank(g.standard_normal((m, rank), dtype=dtype),
+                 g.standard_normal((m, rank), dtype=dtype))
     return LowRank(lr.U / lr.frobenius_norm(), lr.V)
 
 

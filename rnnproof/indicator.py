@@ -99,7 +99,8 @@ def hermite_moment(i: int, s: float) -> float:
     psi_i = 1 for odd i, sign(b) for even i. With t = 1/(2s):
     odd i (k = i-1 = 2j): (-1)^j (2j-1)!! (1+t^2)^{-(j+1/2)} / sqrt(2 pi);
     even i (k odd): -(1/pi) int_0^inf He_k(t b) exp(-(1+t^2) b^2/2) db, summed exactly over the
-    monomials of He_k with int_0^inf b^n e^{-beta b^2/2} db = 2^{(n-1)/2} Gamma((n+1)/2) beta^{-(n+1)/2}.
+    monomials of He_k with
+    int_0^inf b^n e^{-beta b^2/2} db = 2^{(n-1)/2} Gamma((n+1)/2) beta^{-(n+1)/2}.
     """
     if i < 1:
         raise ValueError(f"hermite_moment needs i >= 1, got {i}")

@@ -276,7 +276,9 @@ def back_row_stats(weights: Weights, x: Any) -> BackRowStats:
         c = g / (nn[:, :, None] * nn[:, None, :])
         a, b = np.triu_indices(d, 1)
         cs.append(c[:, a, b].ravel())
-    cat = (lambda v: np.concatenate(v) if v else np.zeros(0))
+    def cat(v: list) -> np.ndarray:
+        return np.concatenate(v) if v else np.zeros(0)
+
     return BackRowStats(norm_ratio=ratio, corr_j=cat(cj), corr_b=cat(cb), corr_s=cat(cs))
 
 

@@ -30,8 +30,7 @@ import numpy as np
 from . import backend
 from .backend import blas_threads as _blas_threads
 from .backend import single_threaded  # noqa: F401 (re-exported for the checks)
-from .rnn import (Weights, _forward_pf, _loss, _prepare, back_operators, check_labels,
-                  forward_trace)
+from .rnn import Weights, _forward_pf, _loss, _prepare, back_operators, check_labels, forward_trace
 
 Array = Any
 

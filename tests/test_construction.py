@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from rnnproof import (LowRank, back_operators, embed, hidden_states, init_weights,
-                      linear_response, null_sequence)
+from rnnproof import (
+    LowRank,
+    back_operators,
+    embed,
+    hidden_states,
+    init_weights,
+    linear_response,
+    null_sequence,
+)
 from rnnproof import construction as cons
 from rnnproof import indicator as ind
 from rnnproof.concept import random_target, random_true_inputs, z

@@ -6,7 +6,7 @@ import pytest
 from scipy import integrate
 from scipy.stats import norm
 
-from rnnproof import backend, back_operators, embed, init_weights, null_sequence
+from rnnproof import back_operators, backend, embed, init_weights, null_sequence
 from rnnproof import initialization as ini
 from rnnproof.concept import random_true_inputs
 

@@ -27,7 +27,8 @@ def fd_jacobian_check(w, x, t=1e-6):
         for k in range(m):
             e = np.zeros(m)
             e[k] = t
-            J[..., k] = (rollout_from(w, x, i, h[:, i] + e) - rollout_from(w, x, i, h[:, i] - e)) / (2 * t)
+            up, dn = rollout_from(w, x, i, h[:, i] + e), rollout_from(w, x, i, h[:, i] - e)
+            J[..., k] = (up - dn) / (2 * t)
         for j in range(i, Lp1):
             worst = max(worst, np.abs(J[:, j] - back[:, i, j]).max())
     return worst
@@ -137,7 +138,8 @@ def test_same_seed_same_numbers():
     (lambda w, x: rp.objective_and_grad(w, x, np.zeros((3, 2, 3)), 0.5), "y_star must have shape"),
     (lambda w, x: rp.objective_and_grad(w, x, np.zeros((3, 3, 3)), 2.0), "lambda"),
     (lambda w, x: rp.objective_and_grad(w, x, np.zeros((3, 3, 3)), 0.5, loss="hinge"), "loss"),
-    (lambda w, x: rp.objective_and_grad(w, x, np.zeros((3, 3, 3)), 0.5, loss="logistic"), "-1, \\+1"),
+    (lambda w, x: rp.objective_and_grad(w, x, np.zeros((3, 3, 3)), 0.5, loss="logistic"),
+     "-1, \\+1"),
 ])
 def test_bad_input_is_a_clear_error(call, match):
     w, x = setup()

@@ -285,7 +285,6 @@ def _example_2_1_truncation(sz: Mapping[str, Any], seed: int, control: str | Non
                                and a_s[-1] <= 1.1 * a_s[mid])
             rows.append(row)
     passed = inside_ok and rate_ok and beyond_ok and measure_ok
-    inside_rows = [r for r in rows if r["inside"] and "exponent_C_eps" in r]
     beyond_rows = [r for r in rows if not r["inside"]]
 
     def pick(fn: str, R: float, key: str) -> float:

@@ -10,9 +10,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .. import backend, concept
+from .. import backend, concept, train
 from ..concept import z
-from .. import train
 from .registry import Outcome, register
 
 EXACT = 1e-12  # float64 round-off allowance for identities that hold exactly

@@ -14,10 +14,20 @@ import sympy as sp
 
 from .. import backend, complexity
 from ..concept import Target, random_target, random_true_inputs, z
-from ..construction import (PositionWeight, active_probability, construct_w_star,
-                            decompose_response, mean_field_response, null_limits, on_target_noise,
-                            paper_constants, position_weight, random_lowrank_like,
-                            single_function_expectations, null_grams)
+from ..construction import (
+    PositionWeight,
+    active_probability,
+    construct_w_star,
+    decompose_response,
+    mean_field_response,
+    null_grams,
+    null_limits,
+    on_target_noise,
+    paper_constants,
+    position_weight,
+    random_lowrank_like,
+    single_function_expectations,
+)
 from ..indicator import target_values
 from ..rnn import LowRank, Weights, back_operators, hidden_states, init_weights, linear_response
 from ..sequences import embed, null_sequence

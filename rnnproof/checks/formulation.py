@@ -10,8 +10,17 @@ import numpy as np
 
 from .. import backend
 from ..concept import random_true_inputs
-from ..rnn import (LowRank, Weights, _forward_pf, back_operators, forward_trace,
-                   init_weights, linear_response, outputs, rollout_from)
+from ..rnn import (
+    LowRank,
+    Weights,
+    _forward_pf,
+    back_operators,
+    forward_trace,
+    init_weights,
+    linear_response,
+    outputs,
+    rollout_from,
+)
 from ..sequences import _embed_unchecked, embed, pad_to_unit
 from .registry import Outcome, register
 

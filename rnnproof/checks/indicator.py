@@ -12,8 +12,15 @@ import sympy as sp
 
 from .. import complexity
 from ..concept import z
-from ..indicator import (SQRT3_2, WeightFunction, build_weight, expectation,
-                         expectation_general, monte_carlo, target_values)
+from ..indicator import (
+    SQRT3_2,
+    WeightFunction,
+    build_weight,
+    expectation,
+    expectation_general,
+    monte_carlo,
+    target_values,
+)
 from ..stats import fit_loglog
 from .registry import Outcome, register
 
@@ -252,7 +259,8 @@ def _lemma_5_1b(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcom
             "while the error there is of the order of Phi(u) - Phi(0): measured "
             f"{worst_small_t['err']:.3g} at gamma sigma = {worst_small_t['t']:g} against the "
             f"literal bound {worst_small_t['bound']:.3g} ({literal_viol} of {n_pts} grid points "
-            f"violate it, the largest at gamma sigma = {t_viol_max:g}). Corrected statement: eps_e + O(C' max(1, "
+            f"violate it, the largest at gamma sigma = {t_viol_max:g}). Corrected statement: "
+            "eps_e + O(C' max(1, "
             "log(gamma sigma))/(gamma sigma)); it holds at every grid point with O-constant 1 and "
             "C' = sup|H|, and the error decays like (gamma sigma)^s with fitted s up to "
             f"{worst_slope:.3f} (no logarithm needed for our H).")

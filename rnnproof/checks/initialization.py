@@ -301,8 +301,9 @@ def _init_null_distance(sz: Mapping[str, Any], seed: int, control: str | None) -
                "m_exponent": -0.5},
         tolerance="95% CI (Student t over draws, one fitted slope per draw) of the exponent "
                   "of ||h_L - h_L^(0)|| in eps_x at the largest width meets the band between 1 "
-                  "and the exact limit's exponent on the same grid (its O(eps_x) bend); 95% CI of the exponent of the relative error against the "
-                  "kernel limit in m contains -1/2 and lies below 0",
+                  "and the exact limit's exponent on the same grid (its O(eps_x) bend); 95% CI of "
+                  "the exponent of the relative error against the kernel limit in m contains "
+                  "-1/2 and lies below 0",
         regime=_regime(sz, w_var=w_var),
         figure={"eps": np.array(grid), "theory": theory, "measured_largest_m": last_a,
                 "widths": np.array(ms), "rel_err": np.array(errs), "L": L})

@@ -150,8 +150,8 @@ def _step_1_pattern_flips(sz: Mapping[str, Any], seed: int, control: str | None)
 
 
 @register("step-4-rademacher-N", label="lemma-step-4",
-          claim="The empirical Rademacher complexity of {f_{L,1}(.; W') : ||W'||_F <= tau0/sqrt(m)} "
-                "(computed exactly in W') falls like N^{-1/2}.",
+          claim="The empirical Rademacher complexity of {f_{L,1}(.; W') : "
+                "||W'||_F <= tau0/sqrt(m)} (computed exactly in W') falls like N^{-1/2}.",
           quick=dict(m=256, L=5, d_x=5, d=1, eps_x=0.1, N=(8, 16, 32, 64, 128, 256, 512),
                      seeds=3, draws=200, tau0=1.0),
           full=dict(m=1024, L=10, d_x=8, d=1, eps_x=0.1,
@@ -236,7 +236,8 @@ def _step_4_rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) 
     gm = np.exp(np.log(V).mean(0))  # geometric mean over seeds
     fits = _fit_power_and_exp(Ls.astype(float), gm)
     ci = fit_loglog(np.tile(Ls, (V.shape[0], 1)), V)
-    # infinite-width, nearly-identical-inputs heuristic: R ~ tau0 sqrt(2/pi) sqrt((L-1)/(2d)) / sqrt(N)
+    # infinite-width, nearly-identical-inputs heuristic:
+    # R ~ tau0 sqrt(2/pi) sqrt((L-1)/(2d)) / sqrt(N)
     pred = sz["tau0"] * np.sqrt(2 / np.pi) * np.sqrt((Ls - 1) / (2 * sz["d"])) / np.sqrt(sz["N"])
     passed = fits["sse_power"] < fits["sse_exp"]
     return Outcome(
