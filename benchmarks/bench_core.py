@@ -18,7 +18,7 @@ from rnnproof import (
 )
 from rnnproof.concept import random_true_inputs
 
-from .common import best_time, gemm_roofline, peak_host_bytes, row
+from .common import best_time, best_times, gemm_products, peak_host_bytes, row
 
 
 def _setup(n: int, m: int, L: int, d_x: int, d: int, dtype: Any) -> tuple[Any, Any]:
@@ -30,9 +30,9 @@ def _setup(n: int, m: int, L: int, d_x: int, d: int, dtype: Any) -> tuple[Any, A
 def forward(n: int, m: int, L: int) -> list[dict[str, Any]]:
     dtype = np.float32
     w, x = _setup(n, m, L, 8, 4, dtype)
-    ours = best_time(lambda: hidden_states(w, x))
     # the recurrence needs L-1 products (n, m) x (m, m): h_0 = 0 makes the first one vanish
-    roof = gemm_roofline([(n, m, m)] * (L - 1), dtype)
+    ours, roof = best_times(lambda: hidden_states(w, x),
+                            gemm_products([(n, m, m)] * (L - 1), dtype))
     size = f"n={n}, m={m}, L={L}, float32"
     rows = [row("forward recurrence", size, ours, "GEMM roofline (same products)", roof / ours,
                 ">= 0.95x")]
@@ -53,7 +53,7 @@ def forward(n: int, m: int, L: int) -> list[dict[str, Any]]:
         with torch.no_grad():
             return rnn(xt)[0]
 
-    ref = best_time(run_torch)
+    ours, ref = best_times(lambda: hidden_states(w, x), run_torch)
     agree = float(np.abs(run_torch().numpy() - backend.to_numpy(hidden_states(w, x))[:, 1:]).max())
     rows.append(row("forward recurrence", size, ours, f"torch.nn.RNN(relu) {torch.__version__}",
                     ref / ours, ">= 1.0x", f"max |h - h_torch| = {agree:.1e}"))
@@ -63,11 +63,11 @@ def forward(n: int, m: int, L: int) -> list[dict[str, Any]]:
 def back_sweep(n: int, m: int, L: int, d: int) -> list[dict[str, Any]]:
     dtype = np.float32
     w, x = _setup(n, m, L, 8, d, dtype)
-    ours = best_time(lambda: back_operators(w, x), repeat=3)
     # the same arithmetic as bare products: the forward (L-1 products) and, for i = L-1..1, a
     # stacked (k n d, m) x (m, m) product with k = L - i
     shapes = [(n, m, m)] * (L - 1) + [((L - i) * n * d, m, m) for i in range(L - 1, 0, -1)]
-    roof = gemm_roofline(shapes, dtype, repeat=3)
+    ours, roof = best_times(lambda: back_operators(w, x), gemm_products(shapes, dtype),
+                            repeat=5)
     size = f"n={n}, m={m}, L={L}, d={d}, float32"
     xp = backend.xp()
     D = None

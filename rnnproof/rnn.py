@@ -127,15 +127,16 @@ def _forward_pf(W: Array, A: Array, x_pf: Array, keep_g: bool) -> tuple[Array, A
     H = xp.empty((Lp1, n, m), dtype=W.dtype)
     H[0] = 0
     G = xp.empty((Lp1, n, m), dtype=W.dtype) if keep_g else None
-    Ax = (x_pf.reshape(Lp1 * n, -1) @ A.T).reshape(Lp1, n, m)  # one GEMM for all inputs
-    WT = W.T
+    WT, AT = W.T, A.T
+    ax = xp.empty((n, m), dtype=W.dtype)  # A x_l, one position at a time (no (L+1, n, m) copy)
     for l in range(1, Lp1):
         buf = G[l] if keep_g else H[l]
         if l == 1:
-            buf[...] = Ax[1]  # h_0 = 0
+            xp.matmul(x_pf[1], AT, out=buf)  # h_0 = 0
         else:
             xp.matmul(H[l - 1], WT, out=buf)
-            buf += Ax[l]
+            xp.matmul(x_pf[l], AT, out=ax)
+            buf += ax
         xp.maximum(buf, 0, out=H[l])
     if keep_g:
         G[0] = 0

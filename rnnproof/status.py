@@ -118,7 +118,7 @@ def status_markdown(statements: Mapping[str, Statement],
     for lab in sorted(statements, key=lambda s: (statements[s].chapter, s)):
         st = statements[lab]
         mine = [r for r in results.values() if r.label == lab]
-        ref = f"{{prf:ref}}`{lab} <{lab}>`"
+        ref = f"`{lab}` ({{prf:ref}}`{lab}`)"
         if not mine:
             lines.append(f"| {ref} | {st.chapter} | - | no check | |")
         for r in mine:
@@ -196,7 +196,9 @@ def findings_markdown(statements: Mapping[str, Statement],
     for r in sorted(found, key=lambda r: (statements[r.label].chapter
                                           if r.label in statements else "", r.id)):
         st = statements.get(r.label)
-        where = f"{{prf:ref}}`{r.label} <{r.label}>`" + (f" in {{doc}}`{st.chapter}`" if st else "")
+        where = f"`{r.label}` ({{prf:ref}}`{r.label}`)"
+        if st:
+            where += f" in {{doc}}`{st.chapter}`"
         nums = "; ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
                          for k, v in r.measured.items()
                          if isinstance(v, (int, float, bool, str)))

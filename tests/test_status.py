@@ -41,4 +41,4 @@ def test_graph_colours_by_status():
 def test_findings_page_lists_findings():
     res = {cid: checks.run(cid) for cid in ("footnote-3", "definition-3.1")}
     md = status.findings_markdown(status.book_statements(), res)
-    assert "footnote-3" in md and "sqrt(5)/2" in md and "definition-3.1`" not in md
+    assert "footnote-3" in md and "sqrt(5)/2" in md and "`definition-3.1`" not in md
