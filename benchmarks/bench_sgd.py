@@ -105,16 +105,19 @@ def torch_single_sample(m: int, L: int) -> list[dict[str, Any]]:
     Y = torch.tensor(y)
     idx = np.random.default_rng(1).integers(0, X.shape[0], size=steps)
 
+    def torch_loss(k: int) -> Any:
+        Ax = X[k, 1:] @ A.T  # positions 1..L
+        h = torch.relu(Ax[0])
+        loss = torch.zeros((), dtype=torch.float64)
+        for pos in range(2, L + 1):
+            h = torch.relu(W @ h + Ax[pos - 1])
+            if pos >= 3:
+                loss = loss + 0.5 * ((lam * (B @ h) - Y[k, pos - 3]) ** 2).sum()
+        return loss
+
     def run_torch() -> None:
         for k in idx:
-            Ax = X[k, 1:] @ A.T  # positions 1..L
-            h = torch.relu(Ax[0])
-            loss = torch.zeros((), dtype=torch.float64)
-            for pos in range(2, L + 1):
-                h = torch.relu(W @ h + Ax[pos - 1])
-                if pos >= 3:
-                    loss = loss + 0.5 * ((lam * (B @ h) - Y[k, pos - 3]) ** 2).sum()
-            loss.backward()
+            torch_loss(int(k)).backward()
             with torch.no_grad():
                 W.sub_(eta * W.grad)
             W.grad = None
@@ -126,15 +129,7 @@ def torch_single_sample(m: int, L: int) -> list[dict[str, Any]]:
     # agreement: one step from the same W on the same sample
     w2 = train.sgd(w, x[idx[:1]], y[idx[:1]], lam, 1.0, 1, seed=0)
     W.data = torch.tensor(backend.to_numpy(w.W))
-    k = int(idx[0])
-    Ax = X[k, 1:] @ A.T
-    h = torch.relu(Ax[0])
-    loss = torch.zeros((), dtype=torch.float64)
-    for pos in range(2, L + 1):
-        h = torch.relu(W @ h + Ax[pos - 1])
-        if pos >= 3:
-            loss = loss + 0.5 * ((lam * (B @ h) - Y[k, pos - 3]) ** 2).sum()
-    loss.backward()
+    torch_loss(int(idx[0])).backward()
     agree = float(np.abs(-W.grad.numpy() - backend.to_numpy(w2.shift)).max())
     return [row("SGD single-sample step", size, ours, f"torch {torch.__version__} autograd, "
                 "same SGD", t_torch / ours, ">= 1.0x",
