@@ -163,23 +163,6 @@ def test_readout_baseline_fits_a_linear_function_of_h() -> None:
     assert out["risk"] < 1e-6
 
 
-def test_growth_models_recover_the_law() -> None:
-    x = np.repeat([4.0, 6.0, 8.0, 12.0], 3)
-    noise = np.tile([0.98, 1.0, 1.02], 4)
-    g = train.growth_models(x, 3 * x ** 2 * noise)
-    assert g.poly_exponent == pytest.approx(2.0, abs=1e-2)
-    assert g.poly_ci[0] < 2 < g.poly_ci[1]
-    assert g.preferred == "polynomial" and g.poly_lack_of_fit_p > 0.05
-    e = train.growth_models(x, np.exp(0.7 * x) * noise)
-    assert e.exp_rate == pytest.approx(0.7, abs=1e-2) and e.preferred == "exponential"
-    assert e.poly_lack_of_fit_p < 0.05 < e.exp_lack_of_fit_p and e.discriminated
-    assert set(g.as_dict()) >= {"poly_exponent", "exp_rate", "preferred"}
-    with pytest.raises(ValueError):
-        train.growth_models([1, 1, 1], [1, 2, 3])
-    with pytest.raises(ValueError):
-        train.growth_models([1, 2, 3], [1, -2, 3])
-
-
 def test_experiment_protocol() -> None:
     tgt = concept.normalized(concept.random_two_layer(4, 5, 1, 1, sp.sin(z), 0).to_target(5))
     e = train.experiment(tgt, 32, 300, 0, n_test=100, records=4, baselines=True)

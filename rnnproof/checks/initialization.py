@@ -54,10 +54,6 @@ def _gram(m: int, s: int, L: int, eps: float, n_real: int, input_seed: int,
     return ini.empirical_gram(_weights(m, s, w_var), _probe(L, eps, n_real, input_seed))
 
 
-def _fit_dict(f: SlopeFit) -> dict[str, float]:
-    return {"slope": f.slope, "ci_low": f.ci_low, "ci_high": f.ci_high}
-
-
 def _falls_like(f: SlopeFit, exponent: float) -> bool:
     """The fitted exponent's interval contains ``exponent`` and lies below 0 (it does fall)."""
     return f.contains(exponent) and f.ci_high < 0
@@ -106,7 +102,7 @@ def _init_norms(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcom
     l_idx = np.arange(1, L + 1)
     norm_L = float(np.sqrt(last[:, -1]).mean())
     measured = {
-        "slope_fit": _fit_dict(fit),
+        "slope_fit": fit.as_dict(),
         "rel_err_smallest_m": float(np.mean(errs[:sz["seeds"]])),
         "rel_err_largest_m": float(np.mean(errs[-sz["seeds"]:])),
         "norm_h_L_largest_m": norm_L,
@@ -162,7 +158,7 @@ def _init_kernel(sz: Mapping[str, Any], seed: int, control: str | None) -> Outco
     # cross-input entries: null sequence (rows 0..L-1) against the first real input
     cross = (slice(0, L), slice(L, 2 * L))
     measured = {
-        "slope_fit": _fit_dict(fit),
+        "slope_fit": fit.as_dict(),
         "rel_err_smallest_m": float(np.mean(errs[:k])),
         "rel_err_largest_m": float(np.mean(errs[-k:])),
         "sqrt_m_times_err_largest_m": float(np.mean(errs[-k:]) * np.sqrt(sz["widths"][-1])),
@@ -220,9 +216,9 @@ def _init_long_memory(sz: Mapping[str, Any], seed: int, control: str | None) -> 
               and abs(ratio - 1) <= tol_ratio)
     C_emp = np.mean(C_last, axis=0)
     measured = {
-        "sim_slope_fit": _fit_dict(fit_m),
+        "sim_slope_fit": fit_m.as_dict(),
         "sim_cos_rel_err_largest_m": float(np.mean(errs[-sz["seeds"]:])),
-        "angle_exponent_fit": _fit_dict(fit_i),
+        "angle_exponent_fit": fit_i.as_dict(),
         "i_theta_over_3pi_at_i_max": ratio,
         "c_1": float(c[0]), "c_2": float(c[1]),
         "angle_at_L_minus_1": float(theta[L - 2]),
@@ -288,9 +284,9 @@ def _init_null_distance(sz: Mapping[str, Any], seed: int, control: str | None) -
     lo, hi = min(expo, fit_th.slope), max(expo, fit_th.slope)
     passed = fit_eps.ci_low <= hi and fit_eps.ci_high >= lo and _falls_like(fit_m, -0.5)
     measured = {
-        "eps_exponent_fit": _fit_dict(fit_eps),
+        "eps_exponent_fit": fit_eps.as_dict(),
         "eps_exponent_theory": fit_th.slope,
-        "m_slope_fit": _fit_dict(fit_m),
+        "m_slope_fit": fit_m.as_dict(),
         "rel_err_largest_m": float(np.mean(errs[-sz["seeds"]:])),
         "dist_over_eps_at_L_theory_smallest_eps": float(theory[0, L] / grid[0]),
         "dist_over_eps_at_L_largest_m_smallest_eps": float(last_a[:, 0, L].mean() / grid[0]),
@@ -347,7 +343,7 @@ def _init_back_rows(sz: Mapping[str, Any], seed: int, control: str | None) -> Ou
         gap[g] = np.nanmean(np.stack([np.diagonal(last_a[:, :, :, s], offset=g, axis1=1, axis2=2)
                                       for s in range(D_OUT)]))
     measured = {
-        "slope_fit": _fit_dict(fit),
+        "slope_fit": fit.as_dict(),
         "rms_rel_err_smallest_m": float(np.mean(errs[:sz["seeds"]])),
         "rms_rel_err_largest_m": float(np.mean(errs[-sz["seeds"]:])),
         "ratio_gap_0_largest_m": float(gap[0]),
@@ -382,8 +378,8 @@ def _init_back_decorrelation(sz: Mapping[str, Any], seed: int, control: str | No
     passed = _falls_like(fj, expo) and _falls_like(fb, expo) and _falls_like(fs, expo)
     k = sz["seeds"]
     measured = {
-        "across_j_fit": _fit_dict(fj), "with_B_fit": _fit_dict(fb),
-        "across_s_fit": _fit_dict(fs),
+        "across_j_fit": fj.as_dict(), "with_B_fit": fb.as_dict(),
+        "across_s_fit": fs.as_dict(),
         "across_j_rms_largest_m": float(np.mean(cj[-k:])),
         "with_B_rms_largest_m": float(np.mean(cb[-k:])),
         "across_s_rms_largest_m": float(np.mean(cs[-k:])),
@@ -457,8 +453,8 @@ def _footnote_2(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcom
         "typical_gain": float(typ_a.mean()),
         "sup_within_bracket": bracket,
         "sup_gain_alt_variance": sup_last * 2 ** -0.25,
-        "back_rate_alt": _fit_dict(rates["alt"]),
-        "back_rate_paper": _fit_dict(rates["paper"]),
+        "back_rate_alt": rates["alt"].as_dict(),
+        "back_rate_paper": rates["paper"].as_dict(),
         "back_1_to_L_alt": float(curves["alt"][-1]),
     }
     finding = (

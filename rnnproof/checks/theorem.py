@@ -18,7 +18,7 @@ import sympy as sp
 
 from .. import backend, concept, train
 from ..concept import z
-from ..stats import fit_loglog
+from ..stats import GrowthFit, fit_loglog, growth_models
 from .registry import Outcome, register
 
 _DEPENDS = ("equation-3.1", "definition-3.3", "definition-4.1")
@@ -90,7 +90,7 @@ def _theorem_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome
 # --------------------------------------------------------------------------------------
 
 
-def _growth_figure(name: str, x: list, y: list, fit: train.GrowthFit | None) -> dict[str, Any]:
+def _growth_figure(name: str, x: list, y: list, fit: GrowthFit | None) -> dict[str, Any]:
     out: dict[str, Any] = {name: list(x), "y": list(y)}
     if fit is not None and x:
         grid = np.linspace(min(x), max(x), 50)
@@ -131,7 +131,7 @@ def _theorem_1_scaling_L(sz: Mapping[str, Any], seed: int, control: str | None) 
     passed = not miss
     fit = None
     if len(set(Ls)) >= 2 and len(T) >= 3:
-        fit = train.growth_models(Ls, T)
+        fit = growth_models(Ls, T)
         measured.update(fit.as_dict())
         # the rate of a beta^L bound with beta = sqrt 2 (footnote 2): inside the interval?
         measured["sqrt2_rate_in_exp_ci"] = bool(fit.exp_ci[0] <= np.log(np.sqrt(2))
@@ -319,7 +319,7 @@ def _long_term_memory(sz: Mapping[str, Any], seed: int, control: str | None) -> 
             Ls.append(L)
             rel.append(float((r.risks[late].mean() - exp.opt) / (exp.null_risk - exp.opt)))
     L_a, rel_a = np.array(Ls), np.array(rel)
-    fit = train.growth_models(L_a, np.maximum(rel_a, 1e-12))
+    fit = growth_models(L_a, np.maximum(rel_a, 1e-12))
     worst = float(rel_a[L_a == L_a.max()].max())
     passed = fit.poly_ci[0] > 0 and worst < 0.5
     means = {f"relative_excess_L{L}": float(rel_a[L_a == L].mean()) for L in sz["Ls"]}
