@@ -16,7 +16,10 @@ from collections.abc import Sequence
 def _check(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
+    from collections import Counter  # noqa: PLC0415
+
     from . import checks  # noqa: PLC0415
+    from .verdicts import VERDICTS  # noqa: PLC0415
 
     ids = args.ids or checks.ids()
     unknown = [i for i in ids if i not in checks.REGISTRY]
@@ -27,12 +30,13 @@ def _check(args: argparse.Namespace) -> int:
     for cid in tqdm(ids, desc="checks", unit="check", file=sys.stderr):
         results.append(checks.run(cid, profile=args.profile, seed=args.seed))
     w = max(len(r.id) for r in results)
-    print(f"{'check':<{w}}  {'label':<22} {'status':<6} {'seconds':>8}  claim")
+    print(f"{'check':<{w}}  {'label':<24} {'verdict':<12} {'seconds':>8}  claim")
     for r in results:
-        status = "PASS" if r.passed else "FAIL"
-        print(f"{r.id:<{w}}  {r.label:<22} {status:<6} {r.seconds:8.2f}  {r.claim[:70]}")
+        print(f"{r.id:<{w}}  {r.label:<24} {r.verdict:<12} {r.seconds:8.2f}  {r.claim[:60]}")
+    counts = Counter(r.verdict for r in results)
     npass = sum(r.passed for r in results)
-    print(f"{npass} passed, {len(results) - npass} failed")
+    print(", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v])
+          + f"; {npass} of {len(results)} passed (exact, confirmed or corrected)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump([r.summary() for r in results], fh, indent=1)

@@ -63,7 +63,7 @@ def _scalars(prefix: str, d: Mapping[str, Any]) -> dict[str, Any]:
 def show(result: CheckResult, glue_numbers: bool = True) -> CheckResult:
     """Display the result as a table and glue its status and every scalar it measured.
 
-    Glued: ``<id>.status`` (PASS/FAIL), ``<id>.<key>`` for each scalar in ``measured``
+    Glued: ``<id>.status`` and ``<id>.verdict`` (the verdict), ``<id>.<key>`` for each scalar in ``measured``
     (nested dictionaries give ``<id>.<key>.<subkey>``), ``<id>.bound.<key>`` and
     ``<id>.regime.<key>`` for the bound and the regime; a bound or regime key that no measured
     key uses is also glued as ``<id>.<key>``.
@@ -71,7 +71,8 @@ def show(result: CheckResult, glue_numbers: bool = True) -> CheckResult:
     from IPython.display import Markdown, display  # noqa: PLC0415
 
     if glue_numbers:
-        glue(f"{result.id}.status", "PASS" if result.passed else "FAIL")
+        glue(f"{result.id}.status", result.verdict)
+        glue(f"{result.id}.verdict", result.verdict)
         names = _scalars(result.id, result.measured)
         for part, tag in ((result.bound, "bound"), (result.regime, "regime")):
             for k, v in _scalars(result.id, part).items():

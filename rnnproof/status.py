@@ -15,6 +15,8 @@ from typing import Any
 
 from . import checks
 from .checks import CheckResult
+from .verdicts import COLOURS as VERDICT_COLOURS
+from .verdicts import VERDICTS, weakest
 
 #: The proof's skeleton, as the paper's sketch orders it (edges: premise -> consequence).
 PROOF_EDGES: tuple[tuple[str, str], ...] = (
@@ -41,7 +43,7 @@ PROOF_EDGES: tuple[tuple[str, str], ...] = (
     ("theorem-1", "section-4.1"),
 )
 
-COLOURS = {"pass": "#3a9d5d", "fail": "#d1495b", "none": "#b9b9b9", "absent": "#ffffff"}
+COLOURS = {**VERDICT_COLOURS, "none": "#e4e4e4", "absent": "#ffffff"}
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,10 @@ def run_all(profile: str | None = None, seed: int = 0) -> dict[str, CheckResult]
 
 
 def label_status(label: str, results: Mapping[str, CheckResult]) -> str:
-    """``pass`` (all checks of the label pass), ``fail`` (one fails), ``none`` (no check)."""
-    mine = [r for r in results.values() if r.label == label]
-    if not mine:
-        return "none"
-    return "pass" if all(r.passed for r in mine) else "fail"
+    """The weakest verdict of the label's checks (:func:`rnnproof.verdicts.weakest`), or
+    ``none`` when no check confirms it."""
+    mine = [r.verdict for r in results.values() if r.label == label]
+    return weakest(mine) if mine else "none"
 
 
 def _short(measured: Mapping[str, Any], k: int = 3) -> str:
@@ -122,7 +123,7 @@ def status_markdown(statements: Mapping[str, Statement],
         if not mine:
             lines.append(f"| {ref} | {st.chapter} | - | no check | |")
         for r in mine:
-            badge = "PASS" if r.passed else "**FAIL**"
+            badge = r.verdict if r.passed else f"**{r.verdict}**"
             if r.finding:
                 badge += " (finding)"
             lines.append(f"| {ref} | {st.chapter} | `{r.id}` | {badge} | "
@@ -175,8 +176,7 @@ def draw_dependency_graph(g: Any, ax: Any = None) -> Any:
         ax.text(x, y, lab, ha="center", va="center", fontsize=8, zorder=3,
                 bbox=dict(boxstyle="round,pad=0.4", facecolor=COLOURS[g.nodes[lab]["status"]],
                           edgecolor="#333"))
-    ax.legend(handles=[Patch(color=COLOURS["pass"], label="all checks pass"),
-                       Patch(color=COLOURS["fail"], label="a check fails"),
+    ax.legend(handles=[*(Patch(color=COLOURS[v], label=v) for v in VERDICTS),
                        Patch(color=COLOURS["none"], label="stated, no check yet"),
                        Patch(facecolor=COLOURS["absent"], edgecolor="#333",
                              label="not stated in the book yet")],
@@ -202,7 +202,10 @@ def findings_markdown(statements: Mapping[str, Statement],
         nums = "; ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
                          for k, v in r.measured.items()
                          if isinstance(v, (int, float, bool, str)))
-        out.append(f"### `{r.id}`\n\n**Statement:** {where}. **Check status:** "
-                   f"{'PASS' if r.passed else 'FAIL'} (the corrected statement).\n\n"
-                   f"{r.finding}\n\n*Evidence ({r.profile} profile, seed {r.seed}):* {nums}\n")
+        f = r.finding
+        text = f["text"] if "text" in f else (
+            f"{f['title']}. **As printed:** {f['printed']} **Observed:** {f['observed']} "
+            f"**What holds:** {f['holds']}")
+        out.append(f"### `{r.id}`\n\n**Statement:** {where}. **Verdict:** {r.verdict}."
+                   f"\n\n{text}\n\n*Evidence ({r.profile} profile, seed {r.seed}):* {nums}\n")
     return "\n".join(out)

@@ -1,11 +1,13 @@
-"""Every registered check passes at the quick profile, and each negative control fails."""
+"""Every registered check gives a verdict other than refuted at the quick profile, and each
+negative control gives one outside {exact, confirmed, corrected}."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-from rnnproof import checks
+from rnnproof import checks, stats
+from rnnproof.verdicts import PASSING, REFUTED, VERDICTS
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 CASES = [(cid, None) for cid in checks.ids()] + [
@@ -17,14 +19,22 @@ CASES = [(cid, None) for cid in checks.ids()] + [
 def test_check(check_id: str, control: str | None) -> None:
     res = checks.run(check_id, profile="quick", seed=0, control=control)
     assert res.id == check_id and res.measured, "a check must report what it measured"
+    assert res.verdict in VERDICTS and res.grades and res.rule["criteria"]
     if control is None:
-        assert res.passed, res.table()
+        assert res.verdict != REFUTED, res.table()
     else:
-        assert not res.passed, f"negative control {control!r} did not fail:\n{res.table()}"
+        assert res.verdict not in PASSING, \
+            f"negative control {control!r} still gives {res.verdict}:\n{res.table()}"
 
 
 def test_every_check_has_a_control() -> None:
     assert all(checks.REGISTRY[c].controls for c in checks.ids())
+
+
+def test_the_suite_fits_its_error_budget() -> None:
+    """Refutations are tested at FAMILY_ALPHA / MAX_CHECKS each (Bonferroni), so the suite may
+    hold at most MAX_CHECKS checks for a spurious refuted anywhere to stay below 5%."""
+    assert len(checks.REGISTRY) <= stats.MAX_CHECKS
 
 
 def test_every_label_is_defined_in_the_book() -> None:

@@ -2,8 +2,13 @@
 
 A *check* turns one claim into a measurement. It is registered under an id that follows the
 paper's numbering (``lemma-5.1a``), names the label of the statement it confirms in the book
-(``lemma-5.1``), and has a size table per profile and at least one negative control: a named,
-deliberately broken input under which it must report ``passed = False``.
+(``lemma-5.1``), declares its :class:`~rnnproof.verdicts.Rule` (prediction, margin and where
+the margin comes from, alternatives, alpha), and has a size table per profile and at least one
+negative control: a named, deliberately broken input under which its verdict must leave
+{exact, confirmed, corrected}.
+
+The check function measures and returns an :class:`Outcome` whose ``evidence`` the rule reads;
+:func:`run` grades it, so the verdict is computed from the data, never chosen by the check.
 """
 
 from __future__ import annotations
@@ -21,59 +26,77 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..verdicts import CONFIRMED, PASSING, REFUTED, VERDICTS, Finding, Grade, Rule
 
 
 @dataclass
 class Outcome:
-    """What a check function returns; :func:`run` adds the identity and the context."""
+    """What a check function returns; :func:`run` grades it and adds the identity and context.
 
-    passed: bool
+    ``evidence`` holds what the rule reads (estimates, fits, deviations), ``measured`` the
+    numbers shown and glued in the book, ``finding`` the finding (required when the rule
+    has a corrected statement and the printed one fails)."""
+
     measured: dict[str, Any]
+    evidence: dict[str, Any] = field(default_factory=dict)
+    regime: dict[str, Any] = field(default_factory=dict)
+    finding: Finding | str | None = None
+    figure: dict[str, Any] | None = None
     bound: dict[str, Any] = field(default_factory=dict)
     tolerance: str = ""
-    regime: dict[str, Any] = field(default_factory=dict)
-    finding: str | None = None
-    figure: dict[str, Any] | None = None
+    passed: bool | None = None  # legacy pass/fail, read only by checks without a Rule yet
 
 
 @dataclass
 class CheckResult:
-    """The result of one check: claim, regime, measured numbers, bound, verdict."""
+    """The result of one check: claim, regime, measured numbers, rule, grades and verdict."""
 
     id: str
     label: str
     claim: str
-    passed: bool
+    verdict: str
+    rule: dict[str, Any]
+    grades: list[dict[str, Any]]
     measured: dict[str, Any]
-    bound: dict[str, Any]
-    tolerance: str
     regime: dict[str, Any]
     profile: str
     seed: int
     control: str | None
     backend: str
+    dtype: str
     seconds: float
-    finding: str | None = None
+    finding: dict[str, str] | None = None
     figure: dict[str, Any] | None = None
+    bound: dict[str, Any] = field(default_factory=dict)
+    tolerance: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """The verdict is exact, confirmed or corrected."""
+        return self.verdict in PASSING
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready dictionary (figure data left out)."""
         d = dataclasses.asdict(self)
         d.pop("figure")
+        d["passed"] = self.passed
         return _jsonable(d)
 
+    def headline(self) -> str:
+        """The grades' headlines, one per line (the numbers against the rule)."""
+        return "\n".join(g["headline"] for g in self.grades)
+
     def table(self) -> str:
-        """A Markdown table of regime, measured quantities and bounds."""
-        rows = [("status", "PASS" if self.passed else "FAIL"), ("claim", self.claim)]
+        """A Markdown table: verdict, claim, grades, then regime and measured quantities."""
+        rows = [("verdict", self.verdict), ("claim", self.claim)]
+        rows += [(f"{g['verdict']}", g["headline"]) for g in self.grades]
         rows += [(f"regime: {k}", _fmt(v)) for k, v in self.regime.items()]
         rows += [(f"measured: {k}", _fmt(v)) for k, v in self.measured.items()]
-        rows += [(f"bound: {k}", _fmt(v)) for k, v in self.bound.items()]
-        if self.tolerance:
-            rows.append(("tolerance", self.tolerance))
         if self.finding:
-            rows.append(("finding", self.finding))
+            rows.append(("finding", self.finding.get("title", "")))
         body = "\n".join(f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows)
-        return f"| `{self.id}` ({self.profile}, seed {self.seed}) | |\n|---|---|\n{body}"
+        return (f"| `{self.id}` ({self.profile}, seed {self.seed}, {self.backend} "
+                f"{self.dtype}) | |\n|---|---|\n{body}")
 
     def _repr_markdown_(self) -> str:
         return self.table()
@@ -92,7 +115,28 @@ class Check:
     fn: CheckFn
     sizes: Mapping[str, Mapping[str, Any]]
     controls: tuple[str, ...]
+    rule: Rule
     depends: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _LegacyPass:
+    """Transitional criterion for a check that still reports pass/fail: confirmed when its own
+    criterion passes, refuted otherwise. Every check is to declare a real rule."""
+
+    name: str = "legacy_passed"
+    statement: str = "the check's pass/fail criterion (no declared rule yet)"
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "legacy", "evidence": self.name, "statement": self.statement}
+
+    def grade(self, evidence: Mapping[str, Any], dtype: Any) -> Grade:
+        ok = bool(evidence[self.name])
+        return Grade(self.name, CONFIRMED if ok else REFUTED,
+                     f"{self.statement}: {'passes' if ok else 'fails'}", {"passed": ok})
+
+
+LEGACY_RULE = Rule((_LegacyPass(),))  # type: ignore[arg-type]
 
 
 REGISTRY: dict[str, Check] = {}
@@ -100,23 +144,28 @@ REGISTRY: dict[str, Check] = {}
 
 def register(id: str, *, label: str, claim: str, quick: Mapping[str, Any],
              full: Mapping[str, Any] | None = None, controls: tuple[str, ...],
+             rule: Rule | None = None,
              depends: tuple[str, ...] = ()) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn(sizes, seed, control) -> Outcome`` as the check ``id``.
 
     ``quick``/``full`` are the size tables of the two profiles (``full`` defaults to
     ``quick``); ``controls`` names the negative controls (at least one), each a deliberately
-    broken input that ``fn`` must build when called with ``control=name``; ``depends`` lists
-    the labels of statements this claim relies on (drawn in the dependency graph).
+    broken input that ``fn`` must build when called with ``control=name``; ``rule`` is the
+    declared rule that grades the outcome's evidence; ``depends`` lists the labels of
+    statements this claim relies on (drawn in the dependency graph).
     """
     if not controls:
         raise ValueError(f"check {id!r} must declare at least one negative control")
+    if rule is not None and not isinstance(rule, Rule):
+        raise TypeError(f"check {id!r}: rule must be a verdicts.Rule, got {type(rule).__name__}")
 
     def deco(fn: CheckFn) -> CheckFn:
         if id in REGISTRY:
             raise ValueError(f"check id {id!r} registered twice")
         REGISTRY[id] = Check(id=id, label=label, claim=claim, fn=fn,
                              sizes={"quick": dict(quick), "full": dict(full or quick)},
-                             controls=tuple(controls), depends=tuple(depends))
+                             controls=tuple(controls), rule=rule or LEGACY_RULE,
+                             depends=tuple(depends))
         return fn
 
     return deco
@@ -158,22 +207,50 @@ def run(id: str, profile: str | None = None, seed: int = 0, control: str | None 
     out = check.fn(check.sizes[prof], seed, control)
     if not isinstance(out, Outcome):
         raise TypeError(f"check {id!r} returned {type(out).__name__}, not Outcome")
-    res = CheckResult(id=id, label=check.label, claim=check.claim, passed=bool(out.passed),
-                      measured=out.measured, bound=out.bound, tolerance=out.tolerance,
-                      regime=out.regime, profile=prof, seed=seed, control=control,
-                      backend=backend.name(), seconds=time.perf_counter() - t0,
-                      finding=out.finding, figure=out.figure)
+    res = _grade(check, out, prof, seed, control, time.perf_counter() - t0)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         d = res.summary()
+        d.pop("passed")
         d["figure"] = _jsonable(res.figure)
         path.write_text(json.dumps(d))
     return res
 
 
+def _grade(check: Check, out: Outcome, prof: str, seed: int, control: str | None,
+           seconds: float) -> CheckResult:
+    """Apply the check's declared rule to the outcome's evidence."""
+    dtype = backend.default_dtype().name
+    evidence = dict(out.evidence)
+    if check.rule is LEGACY_RULE:
+        if out.passed is None:
+            raise ValueError(f"check {check.id!r} declares no rule and reports no pass/fail")
+        evidence["legacy_passed"] = bool(out.passed)
+    verdict, grades = check.rule.grade(evidence, dtype)
+    if verdict not in VERDICTS:
+        raise AssertionError(f"rule of {check.id!r} gave an unknown verdict {verdict!r}")
+    finding = out.finding
+    if isinstance(finding, Finding):
+        finding_d: dict[str, str] | None = finding.as_dict()
+    elif isinstance(finding, str):
+        finding_d = {"kind": "legacy", "title": finding.split(". ")[0], "text": finding}
+    else:
+        finding_d = None
+    if verdict == "corrected" and finding_d is None and control is None:
+        raise ValueError(f"check {check.id!r}: a corrected verdict needs the finding it "
+                         f"corrects (Outcome.finding)")
+    return CheckResult(id=check.id, label=check.label, claim=check.claim, verdict=verdict,
+                       rule=check.rule.describe(), grades=[g.as_dict() for g in grades],
+                       measured=out.measured, regime=out.regime, profile=prof, seed=seed,
+                       control=control, backend=backend.name(), dtype=dtype, seconds=seconds,
+                       finding=finding_d, figure=out.figure, bound=out.bound,
+                       tolerance=out.tolerance)
+
+
 def _load(path: Path) -> CheckResult:
     d = json.loads(path.read_text())
     d["figure"] = _arrays(d["figure"])
+    d.pop("passed", None)
     return CheckResult(**d)
 
 

@@ -16,7 +16,7 @@ from .. import rademacher as rad
 from ..concept import random_true_inputs
 from ..rnn import Weights, init_weights
 from ..sequences import embed
-from ..stats import fit_loglog, growth_models
+from ..stats import fit_loglog, growth_fit
 from ..train import single_threaded
 from .registry import Outcome, register
 
@@ -224,7 +224,7 @@ def _step_4_rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) 
             V[k, q] = r.value
         spec.append(float(np.linalg.norm(backend.to_numpy(w.W), 2)))
     gm = np.exp(np.log(V).mean(0))  # geometric mean over seeds
-    fits = growth_models(Ls, gm)
+    fits = growth_fit(Ls, gm)
     ci = fit_loglog(np.tile(Ls, (V.shape[0], 1)), V)
     # infinite-width, nearly-identical-inputs heuristic:
     # R ~ tau0 sqrt(2/pi) sqrt((L-1)/(2d)) / sqrt(N)
@@ -236,7 +236,7 @@ def _step_4_rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) 
                   "sse_power": fits.poly_sse, "sse_exp": fits.exp_sse,
                   "R_at_L_max": float(gm[-1]), "spectral_norm_W": float(np.mean(spec)),
                   "measured_over_heuristic_at_L_max": float(gm[-1] / pred[-1]),
-                  "heuristic_power_exponent": growth_models(Ls, pred).poly_exponent},
+                  "heuristic_power_exponent": growth_fit(Ls, pred).poly_exponent},
         bound={"model": "power law fits better than exponential (smaller SSE of log R)"},
         tolerance="residual sum of squares of log R (geometric mean over seeds): power < exp",
         regime={k: v for k, v in sz.items() if k != "L"} | {"L_min": int(Ls[0]),
