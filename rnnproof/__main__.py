@@ -1,6 +1,9 @@
-"""Command line: ``python -m rnnproof check|info|bench``.
+"""Command line: ``python -m rnnproof check|sweep|sweep-report|info|bench``.
 
     python -m rnnproof check [IDS ...] [--profile quick|full] [--seed S] [--json FILE]
+    python -m rnnproof sweep [IDS ...] --seeds 0-19 [--profile quick|full]
+                             [--scheduler ADDRESS] [--workers N] --out FILE.jsonl
+    python -m rnnproof sweep-report FILE.jsonl [--markdown FILE.md]
     python -m rnnproof info
     python -m rnnproof bench [--quick]
 """
@@ -43,6 +46,49 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if npass == len(results) else 1
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from . import sweep  # noqa: PLC0415
+
+    try:
+        seeds = sweep.parse_seeds(args.seeds)
+        run = sweep.run_sweep(args.ids, seeds, args.out, profile=args.profile,
+                              scheduler=args.scheduler, workers=args.workers,
+                              timeout=args.timeout)
+    except sweep.SweepError as exc:
+        print(f"sweep: {exc}", file=sys.stderr)
+        return 2
+    counts = ", ".join(f"{n} {v}" for v, n in sorted(run.verdicts.items()))
+    print(f"{run.planned} tasks: {run.skipped} already in {args.out}, {run.finished} run "
+          f"({counts or 'none'}) in {run.seconds:.1f} s; {run.errors} raised"
+          + ("; interrupted, finished rows kept" if run.interrupted else ""))
+    return 130 if run.interrupted else 0
+
+
+def _sweep_report(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from . import sweep  # noqa: PLC0415
+
+    if not Path(args.file).is_file():
+        print(f"sweep-report: no such file {args.file}", file=sys.stderr)
+        return 2
+    try:
+        rows = sweep.read_rows(args.file)
+    except sweep.SweepError as exc:
+        print(f"sweep-report: {exc}", file=sys.stderr)
+        return 2
+    stab = sweep.stability(rows)
+    w = max([len(s.id) for s in stab] + [5])
+    print(f"{'check':<{w}}  {'profile':<7} {'seeds':>5}  {'modal':<12} {'stable':>6}  counts")
+    for s in stab:
+        print(f"{s.id:<{w}}  {s.profile:<7} {s.seeds:>5}  {s.modal:<12} "
+              f"{100 * s.stability:5.0f}%  {s.counts_text()}")
+    md = Path(args.markdown or Path(args.file).with_suffix(".md"))
+    md.write_text(sweep.report_markdown(stab, source=f"`{args.file}`"))
+    print(f"written: {md}")
+    return 0
+
+
 def _info(_args: argparse.Namespace) -> int:
     from . import __version__, backend, checks  # noqa: PLC0415
 
@@ -74,6 +120,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--json", metavar="FILE", help="write the results as a JSON list")
     c.set_defaults(fn=_check)
+    sw = sub.add_parser("sweep", help="run checks at many seeds as Dask tasks (JSON lines)")
+    sw.add_argument("ids", nargs="*", help="check ids (default: all)")
+    sw.add_argument("--seeds", required=True, help="a range or list: 0-19, 0,3,7, 0-4,10")
+    sw.add_argument("--profile", choices=("quick", "full"), default=None)
+    sw.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                    help="an existing Dask scheduler, e.g. tcp://HOST:8786 (default: start a "
+                         "LocalCluster)")
+    sw.add_argument("--workers", type=int, default=None,
+                    help="LocalCluster processes, one BLAS thread each (default: one per core)")
+    sw.add_argument("--timeout", type=float, default=30.0,
+                    help="seconds to wait for the scheduler (default 30)")
+    sw.add_argument("--out", required=True, metavar="FILE.jsonl",
+                    help="append one JSON line per finished task; a rerun resumes")
+    sw.set_defaults(fn=_sweep)
+    sr = sub.add_parser("sweep-report", help="verdict counts and stability of a sweep file")
+    sr.add_argument("file", metavar="FILE.jsonl")
+    sr.add_argument("--markdown", metavar="FILE.md", default=None,
+                    help="where to write the Markdown table (default: FILE.md)")
+    sr.set_defaults(fn=_sweep_report)
     sub.add_parser("info", help="version, backend, device, profile").set_defaults(fn=_info)
     b = sub.add_parser("bench", help="run the benchmarks (as `make bench`)")
     b.add_argument("--quick", action="store_true", help="smaller sizes")

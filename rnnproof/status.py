@@ -7,8 +7,11 @@ stale. :func:`validate_labels` raises if a check names a label no chapter define
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,11 +94,69 @@ def run_all(profile: str | None = None, seed: int = 0) -> dict[str, CheckResult]
     return {cid: checks.run(cid, profile=profile, seed=seed) for cid in checks.ids()}
 
 
-def label_status(label: str, results: Mapping[str, CheckResult]) -> str:
+#: The seeds of the build-time sample of the status page (at least 5, issue 8).
+STATUS_SEEDS = (0, 1, 2, 3, 4)
+#: Environment variable naming a sweep file to use instead of the build-time sample.
+SWEEP_ENV = "RNNPROOF_SWEEP"
+
+
+def _verdict_of(r: Any) -> str:
+    """The verdict a status colour uses: a Stability's modal verdict, or a result's."""
+    return r.modal if hasattr(r, "modal") else r.verdict
+
+
+def label_status(label: str, results: Mapping[str, Any]) -> str:
     """The weakest verdict of the label's checks (:func:`rnnproof.verdicts.weakest`), or
-    ``none`` when no check confirms it."""
-    mine = [r.verdict for r in results.values() if r.label == label]
+    ``none`` when no check confirms it. ``results`` maps check ids to results, or to their
+    :class:`~rnnproof.sweep.Stability` over seeds (then the modal verdict counts)."""
+    mine = [_verdict_of(r) for cid, r in results.items()
+            if checks.REGISTRY.get(cid) is not None and checks.REGISTRY[cid].label == label]
+    mine = [v for v in mine if v in VERDICTS]
     return weakest(mine) if mine else "none"
+
+
+def verdict_counts(results: Mapping[str, Any]) -> Counter:
+    """How many checks have each verdict (the modal verdict for stabilities)."""
+    return Counter(_verdict_of(r) for r in results.values())
+
+
+def seed_sample(profile: str | None = None, seeds: Sequence[int] = STATUS_SEEDS,
+                workers: int = 2) -> tuple[dict[str, Any], str]:
+    """Every check's verdicts over seeds: its :class:`~rnnproof.sweep.Stability` by check id,
+    and a sentence saying where they come from.
+
+    If the environment variable ``RNNPROOF_SWEEP`` names a sweep file (from ``python -m
+    rnnproof sweep``), its rows at this build's profile are used. Otherwise the build-time
+    sample runs every check at ``seeds`` as a sweep on a LocalCluster of ``workers``
+    processes, kept next to the check cache (``RNNPROOF_CHECK_CACHE``) so that a rebuild of
+    the same source runs nothing."""
+    from . import backend, sweep  # noqa: PLC0415
+
+    prof = backend.profile(profile)
+    env = os.environ.get(SWEEP_ENV)
+    if env:
+        if not Path(env).is_file():
+            raise FileNotFoundError(f"{SWEEP_ENV}={env}: no such sweep file")
+        rows = [r for r in sweep.read_rows(env) if r.get("profile") == prof]
+        if not rows:
+            raise ValueError(f"{SWEEP_ENV}={env} has no rows at the {prof} profile")
+        stab = {s.id: s for s in sweep.stability(rows) if s.id in checks.REGISTRY}
+        hashes = sorted({r.get("source_hash", "?") for r in rows})
+        n = max(s.seeds for s in stab.values())
+        same = hashes == [checks.source_hash()]
+        where = (f"the sweep file `{Path(env).name}` ({n} seeds, {prof} profile, package "
+                 f"source {', '.join(hashes)}" + ("" if same else
+                                                  f"; this build is {checks.source_hash()}")
+                 + ")")
+        return stab, where
+    folder = Path(os.environ.get("RNNPROOF_CHECK_CACHE") or tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"status-sweep-{prof}.jsonl"
+    sweep.run_sweep(None, list(seeds), out, profile=prof, workers=workers, progress=False)
+    rows = [r for r in sweep.read_rows(out) if r.get("source_hash") == checks.source_hash()]
+    stab = {s.id: s for s in sweep.stability(rows) if s.id in checks.REGISTRY}
+    return stab, (f"a build-time sample of {len(seeds)} seeds ({prof} profile); set "
+                  f"{SWEEP_ENV}=FILE.jsonl to use a larger sweep")
 
 
 def _short(measured: Mapping[str, Any], k: int = 3) -> str:
@@ -111,28 +172,51 @@ def _short(measured: Mapping[str, Any], k: int = 3) -> str:
 
 
 def status_markdown(statements: Mapping[str, Statement],
-                    results: Mapping[str, CheckResult]) -> str:
+                    results: Mapping[str, CheckResult],
+                    over_seeds: Mapping[str, Any] | None = None) -> str:
     """One table row per statement of the book (grey when no check confirms it yet), and one
-    row per check under it, with its claim, status and leading measured numbers."""
-    lines = ["| statement | chapter | check | status | measured (first values) |",
-             "|---|---|---|---|---|"]
+    row per check under it, with its verdict, its verdicts over seeds and leading numbers."""
+    over_seeds = over_seeds or {}
+    lines = ["| statement | chapter | check | verdict | over seeds | measured (first values) |",
+             "|---|---|---|---|---|---|"]
     for lab in sorted(statements, key=lambda s: (statements[s].chapter, s)):
         st = statements[lab]
         mine = [r for r in results.values() if r.label == lab]
         ref = f"`{lab}` ({{prf:ref}}`{lab}`)"
         if not mine:
-            lines.append(f"| {ref} | {st.chapter} | - | no check | |")
+            lines.append(f"| {ref} | {st.chapter} | - | no check | | |")
         for r in mine:
             badge = r.verdict if r.passed else f"**{r.verdict}**"
             if r.finding:
                 badge += " (finding)"
-            lines.append(f"| {ref} | {st.chapter} | `{r.id}` | {badge} | "
+            stab = over_seeds.get(r.id)
+            seeds = (f"{stab.counts_text()} ({100 * stab.stability:.0f}% modal)" if stab
+                     else "")
+            lines.append(f"| {ref} | {st.chapter} | `{r.id}` | {badge} | {seeds} | "
                          f"{_short(r.measured).replace('|', '/')} |")
     return "\n".join(lines)
 
 
+def summary_markdown(statements: Mapping[str, Statement], results: Mapping[str, CheckResult],
+                     over_seeds: Mapping[str, Any] | None = None) -> str:
+    """One line per statement that has checks: the statement, its weakest verdict at seed 0
+    and over the seed sample, and how many checks hold it (the intro's summary)."""
+    over_seeds = over_seeds or {}
+    lines = ["| statement | verdict | over seeds | checks |", "|---|---|---|---|"]
+    for lab in sorted(statements, key=lambda s: (statements[s].chapter, s)):
+        mine = {cid: r for cid, r in results.items() if r.label == lab}
+        if not mine:
+            continue
+        seeds = {cid: over_seeds[cid] for cid in mine if cid in over_seeds}
+        stable = (f"{label_status(lab, seeds)} ({min(s.stability for s in seeds.values()):.0%} "
+                  f"of seeds at least)" if seeds else "")
+        lines.append(f"| {{prf:ref}}`{lab}` | {label_status(lab, mine)} | {stable} | "
+                     f"{len(mine)} |")
+    return "\n".join(lines)
+
+
 def dependency_graph(statements: Mapping[str, Statement],
-                     results: Mapping[str, CheckResult],
+                     results: Mapping[str, Any],
                      edges: Iterable[tuple[str, str]] = PROOF_EDGES,
                      goal: str | None = "theorem-1") -> Any:
     """The proof's dependency graph (a networkx DiGraph): the skeleton of the paper's sketch
@@ -143,10 +227,11 @@ def dependency_graph(statements: Mapping[str, Statement],
 
     g = nx.DiGraph()
     g.add_edges_from(edges)
-    for r in results.values():
-        for dep in checks.REGISTRY[r.id].depends:
-            if dep != r.label:
-                g.add_edge(dep, r.label)
+    for cid in results:
+        check = checks.REGISTRY[cid]
+        for dep in check.depends:
+            if dep != check.label:
+                g.add_edge(dep, check.label)
     if goal is not None:
         g = g.subgraph(nx.ancestors(g, goal) | {goal}).copy()
     for lab in g.nodes:

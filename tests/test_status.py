@@ -43,3 +43,29 @@ def test_findings_page_lists_findings():
     res = {cid: checks.run(cid) for cid in ("footnote-3", "definition-3.1")}
     md = status.findings_markdown(status.book_statements(), res)
     assert "footnote-3" in md and "sqrt(5)/2" in md and "`definition-3.1`" not in md
+
+
+def test_seed_sample_from_a_sweep_file(tmp_path, monkeypatch):
+    from rnnproof import sweep
+
+    out = tmp_path / "s.jsonl"
+    rows = [dict(sweep.run_task("definition-3.1", s, "quick")) for s in (0, 1, 2)]
+    out.write_text("".join(__import__("json").dumps(r) + "\n" for r in rows))
+    monkeypatch.setenv(status.SWEEP_ENV, str(out))
+    stab, where = status.seed_sample(profile="quick")
+    assert set(stab) == {"definition-3.1"} and stab["definition-3.1"].seeds == 3
+    assert "s.jsonl" in where and "3 seeds" in where
+    assert status.label_status("definition-3.1", stab) == stab["definition-3.1"].modal
+    res = {"definition-3.1": checks.run("definition-3.1")}
+    md = status.summary_markdown(status.book_statements(), res, stab)
+    assert "definition-3.1" in md and "of seeds" in md
+    md = status.status_markdown(status.book_statements(), res, stab)
+    assert "100% modal" in md
+    monkeypatch.setenv(status.SWEEP_ENV, str(tmp_path / "none.jsonl"))
+    with pytest.raises(FileNotFoundError, match="no such sweep file"):
+        status.seed_sample(profile="quick")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    monkeypatch.setenv(status.SWEEP_ENV, str(empty))
+    with pytest.raises(ValueError, match="no rows"):
+        status.seed_sample(profile="quick")

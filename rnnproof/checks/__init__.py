@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .registry import REGISTRY, Check, CheckResult, Outcome, register, run
+from .registry import REGISTRY, Check, CheckResult, Outcome, register, run, source_hash
 
-__all__ = ["REGISTRY", "Check", "CheckResult", "Outcome", "register", "run", "ids"]
+__all__ = ["REGISTRY", "Check", "CheckResult", "Outcome", "register", "run", "ids", "source_hash"]
 
 for _mod in pkgutil.iter_modules(__path__):
     if _mod.name != "registry" and not _mod.name.startswith("_"):

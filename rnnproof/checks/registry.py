@@ -171,7 +171,8 @@ def register(id: str, *, label: str, claim: str, quick: Mapping[str, Any],
     return deco
 
 
-def _source_hash() -> str:
+def source_hash() -> str:
+    """A hash of the package source (every .py file): results are valid for this code only."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for p in sorted(root.rglob("*.py")):
@@ -199,7 +200,7 @@ def run(id: str, profile: str | None = None, seed: int = 0, control: str | None 
     path = None
     if cache_dir:
         key = f"{id}|{prof}|{seed}|{control}|{backend.name()}|{backend.default_dtype()}|"
-        key += _source_hash()
+        key += source_hash()
         path = Path(cache_dir) / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
         if path.exists():
             return _load(path)
