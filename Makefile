@@ -1,12 +1,15 @@
 # The two commands of the README: `make book` and `make test`. Each creates .venv from
 # pyproject.toml on first use (and again whenever pyproject.toml changes).
 PYTHON ?= python3
+NPM    ?= npm
+MATHJAX_VERSION := 3.2.2
+MATHJAX := _build/.mathjax/mathjax/tex-mml-chtml.js
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JBFLAGS ?= -n -W --keep-going
 
-.PHONY: book test bench check clean
+.PHONY: book test browser-test bench check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +17,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[book,test]"
 	touch $(STAMP)
 
+# MathJax, served from the build (the book typesets its mathematics with no network): the npm
+# package mathjax, its es5/ folder copied to _build/.mathjax/mathjax.
+$(MATHJAX):
+	mkdir -p _build/.npm _build/.mathjax
+	$(NPM) install --silent --no-save --no-audit --no-fund --prefix _build/.npm \
+	  mathjax@$(MATHJAX_VERSION)
+	rm -rf _build/.mathjax/mathjax
+	cp -r _build/.npm/node_modules/mathjax/es5 _build/.mathjax/mathjax
+
 # The notebook cache and Sphinx's doctrees are keyed on the chapters' source; when the package
 # changes, drop them so that every chapter re-executes against the new code.
-book: $(STAMP)
+book: $(STAMP) $(MATHJAX)
 	@h=$$(cat rnnproof/*.py rnnproof/checks/*.py | sha256sum | cut -c1-16); \
 	if [ "$$(cat _build/.package-hash 2>/dev/null)" != "$$h" ]; then \
 	  rm -rf _build/.jupyter_cache _build/.checks _build/.doctrees; fi; \
@@ -24,7 +36,11 @@ book: $(STAMP)
 	RNNPROOF_CHECK_CACHE=$(CURDIR)/_build/.checks $(VENV)/bin/jupyter-book build . $(JBFLAGS)
 
 test: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q --ignore=tests/test_browser.py
+
+# The built book in headless Chromium with the network off (after `make book`).
+browser-test: $(STAMP)
+	$(PY) -m pytest -q tests/test_browser.py
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"

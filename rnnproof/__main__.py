@@ -17,9 +17,9 @@ from collections.abc import Sequence
 
 
 def _check(args: argparse.Namespace) -> int:
-    from tqdm import tqdm  # noqa: PLC0415
-
     from collections import Counter  # noqa: PLC0415
+
+    from tqdm import tqdm  # noqa: PLC0415
 
     from . import checks  # noqa: PLC0415
     from .verdicts import VERDICTS  # noqa: PLC0415

@@ -215,6 +215,29 @@ def summary_markdown(statements: Mapping[str, Statement], results: Mapping[str, 
     return "\n".join(lines)
 
 
+def controls_markdown(statements: Mapping[str, Statement]) -> str:
+    """Every check's negative controls, one section per check (the cards link here): what each
+    control breaks. tests/test_checks.py asserts that each gives a verdict outside {exact,
+    confirmed, corrected}."""
+    from .numbering import number  # noqa: PLC0415
+
+    out = []
+    for cid in checks.ids():
+        c = checks.REGISTRY[cid]
+        try:
+            where = number(c.label).text
+        except KeyError:
+            where = c.label
+        claim = c.claim.replace("*", "\\*")
+        out.append(f"(controls-{cid})=\n### `{cid}`\n\n{{prf:ref}}`{where} <{c.label}>`: "
+                   f"{claim}\n")
+        for name in c.controls:
+            note = c.control_notes.get(name, "")
+            out.append(f"- `{name}`" + (f": {note}" if note else ""))
+        out.append("")
+    return "\n".join(out)
+
+
 def dependency_graph(statements: Mapping[str, Statement],
                      results: Mapping[str, Any],
                      edges: Iterable[tuple[str, str]] = PROOF_EDGES,

@@ -9,8 +9,20 @@ import pytest
 
 from rnnproof import stats, verdicts
 from rnnproof.stats import Estimate
-from rnnproof.verdicts import (CONFIRMED, CORRECTED, EXACT, INCONCLUSIVE, OUT_OF_REACH, REFUTED,
-                               Below, Equivalence, Exact, Finding, Reach, Rule)
+from rnnproof.verdicts import (
+    CONFIRMED,
+    CORRECTED,
+    EXACT,
+    INCONCLUSIVE,
+    OUT_OF_REACH,
+    REFUTED,
+    Below,
+    Equivalence,
+    Exact,
+    Finding,
+    Reach,
+    Rule,
+)
 
 # ------------------------------------------------------------------------------ estimates
 

@@ -117,6 +117,7 @@ class Check:
     controls: tuple[str, ...]
     rule: Rule
     depends: tuple[str, ...] = ()
+    control_notes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -143,14 +144,16 @@ REGISTRY: dict[str, Check] = {}
 
 
 def register(id: str, *, label: str, claim: str, quick: Mapping[str, Any],
-             full: Mapping[str, Any] | None = None, controls: tuple[str, ...],
+             full: Mapping[str, Any] | None = None,
+             controls: tuple[str, ...] | Mapping[str, str],
              rule: Rule | None = None,
              depends: tuple[str, ...] = ()) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn(sizes, seed, control) -> Outcome`` as the check ``id``.
 
     ``quick``/``full`` are the size tables of the two profiles (``full`` defaults to
     ``quick``); ``controls`` names the negative controls (at least one), each a deliberately
-    broken input that ``fn`` must build when called with ``control=name``; ``rule`` is the
+    broken input that ``fn`` must build when called with ``control=name`` (a mapping gives each
+    a one-line description of what it breaks, shown in the book); ``rule`` is the
     declared rule that grades the outcome's evidence; ``depends`` lists the labels of
     statements this claim relies on (drawn in the dependency graph).
     """
@@ -165,7 +168,9 @@ def register(id: str, *, label: str, claim: str, quick: Mapping[str, Any],
         REGISTRY[id] = Check(id=id, label=label, claim=claim, fn=fn,
                              sizes={"quick": dict(quick), "full": dict(full or quick)},
                              controls=tuple(controls), rule=rule or LEGACY_RULE,
-                             depends=tuple(depends))
+                             depends=tuple(depends),
+                             control_notes=dict(controls) if isinstance(controls, Mapping)
+                             else {})
         return fn
 
     return deco
