@@ -94,7 +94,8 @@ def card_markdown(result: CheckResult) -> str:
         statement = number(result.label).text
     except KeyError:
         statement = result.label
-    lines = ["::::{card}", f":class-card: rnnproof-card rnnproof-v-{result.verdict}", "",
+    lines = [f"(check-{result.id})=", "", "::::{card}",
+             f":class-card: rnnproof-card rnnproof-v-{result.verdict}", "",
              f"{_badge(result.verdict)} &nbsp; **{statement}** &middot; check "
              f"`{result.id}`", "", result.claim.replace("*", "\\*"), ""]
     for g in result.grades:

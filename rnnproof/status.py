@@ -100,6 +100,10 @@ STATUS_SEEDS = (0, 1, 2, 3, 4)
 SWEEP_ENV = "RNNPROOF_SWEEP"
 
 
+def _badge(verdict: str) -> str:
+    return f'<span class="rnnproof-badge rnnproof-v-{verdict}">{verdict}</span>'
+
+
 def _verdict_of(r: Any) -> str:
     """The verdict a status colour uses: a Stability's modal verdict, or a result's."""
     return r.modal if hasattr(r, "modal") else r.verdict
@@ -159,41 +163,31 @@ def seed_sample(profile: str | None = None, seeds: Sequence[int] = STATUS_SEEDS,
                   f"{SWEEP_ENV}=FILE.jsonl to use a larger sweep")
 
 
-def _short(measured: Mapping[str, Any], k: int = 3) -> str:
-    parts = []
-    for key, v in measured.items():
-        if isinstance(v, bool):
-            parts.append(f"{key}={'yes' if v else 'no'}")
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            parts.append(f"{key}={v:.3g}")
-        if len(parts) == k:
-            break
-    return "; ".join(parts)
-
-
 def status_markdown(statements: Mapping[str, Statement],
                     results: Mapping[str, CheckResult],
                     over_seeds: Mapping[str, Any] | None = None) -> str:
-    """One table row per statement of the book (grey when no check confirms it yet), and one
-    row per check under it, with its verdict, its verdicts over seeds and leading numbers."""
+    """One table row per check, grouped by statement (a statement without a check gets one row
+    saying so): the statement by its number, the check (linked to its card), its verdict at
+    seed 0 and its verdicts over the seed sample."""
+    from .numbering import number  # noqa: PLC0415
+
     over_seeds = over_seeds or {}
-    lines = ["| statement | chapter | check | verdict | over seeds | measured (first values) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| statement | check | verdict | over seeds |", "|---|---|---|---|"]
     for lab in sorted(statements, key=lambda s: (statements[s].chapter, s)):
-        st = statements[lab]
+        try:
+            name = number(lab).text
+        except KeyError:
+            name = lab
+        ref = f"{{prf:ref}}`{name} <{lab}>`"
         mine = [r for r in results.values() if r.label == lab]
-        ref = f"`{lab}` ({{prf:ref}}`{lab}`)"
         if not mine:
-            lines.append(f"| {ref} | {st.chapter} | - | no check | | |")
+            lines.append(f"| {ref} | no check yet | | |")
         for r in mine:
-            badge = r.verdict if r.passed else f"**{r.verdict}**"
-            if r.finding:
-                badge += " (finding)"
+            badge = _badge(r.verdict) + (" finding" if r.finding else "")
             stab = over_seeds.get(r.id)
             seeds = (f"{stab.counts_text()} ({100 * stab.stability:.0f}% modal)" if stab
                      else "")
-            lines.append(f"| {ref} | {st.chapter} | `{r.id}` | {badge} | {seeds} | "
-                         f"{_short(r.measured).replace('|', '/')} |")
+            lines.append(f"| {ref} | {{ref}}`{r.id} <check-{r.id}>` | {badge} | {seeds} |")
     return "\n".join(lines)
 
 
@@ -263,57 +257,123 @@ def dependency_graph(statements: Mapping[str, Statement],
     return g
 
 
-def draw_dependency_graph(g: Any, ax: Any = None) -> Any:
-    """Draw the graph in layers (topological generations), nodes coloured by status."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+def _plain(title: str, limit: int = 30) -> str:
+    """A statement title without its math and redundant references, cut to ``limit``."""
+    t = re.sub(r"\$[^$]*\$", "", title)
+    t = re.sub(r"\((?:[^()]*(?:our formulation|Section|Lemma|Definition|Claim|Example|"
+               r"Theorem|Remark|footnote|equation|proof step)[^()]*)\)", "", t, flags=re.I)
+    t = " ".join(t.replace("*", "").split())
+    return t if len(t) <= limit else t[: limit - 1].rstrip() + "..."
+
+
+def dependency_dot(g: Any, statements: Mapping[str, Statement]) -> str:
+    """The graph as Graphviz DOT: one box per statement, titled by its number
+    (:mod:`rnnproof.numbering`), filled with its verdict's colour, linked to the statement;
+    arrows run from premise to consequence; a legend of the colours."""
+    from .numbering import number  # noqa: PLC0415
+    from .verdicts import TEXT_COLOURS  # noqa: PLC0415
+
+    def q(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+    lines = ["digraph proof {", "  rankdir=TB; nodesep=0.15; ranksep=0.35;",
+             '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12, '
+             'margin="0.08,0.04", height=0.3];', '  edge [color="#777777", arrowsize=0.6];']
+    for lab in sorted(g.nodes):
+        status = g.nodes[lab]["status"]
+        try:
+            num = number(lab)
+            text = f"{num.kind} {num.number}" + ("\n(ours)" if num.ours else "")
+            head = num.text
+        except KeyError:
+            text = head = lab
+        st = statements.get(lab)
+        title = _plain(st.title, 80) if st else "not in the book yet"
+        attrs = [f"label={q(text)}", f"fillcolor={q(COLOURS[status])}",
+                 f"fontcolor={q(TEXT_COLOURS.get(status, '#222222'))}",
+                 f"tooltip={q(f'{head}: {title} ({status})')}"]
+        if st:
+            attrs.append(f"URL={q(f'{st.chapter}.html#{lab}')}")
+            attrs.append('target="_top"')
+        if status == "absent":
+            attrs.append('style="rounded,dashed"')
+        lines.append(f"  {q(lab)} [{', '.join(attrs)}];")
+    for a, b in sorted(g.edges):
+        lines.append(f"  {q(a)} -> {q(b)};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def dependency_figure(g: Any, statements: Mapping[str, Statement]) -> str:
+    """The graph as MyST Markdown: a legend of the verdict colours, then a ``graphviz``
+    directive (rendered as SVG)."""
     import networkx as nx  # noqa: PLC0415
-    from matplotlib.patches import Patch  # noqa: PLC0415
 
     if not nx.is_directed_acyclic_graph(g):
         raise ValueError(f"the dependency graph has a cycle: {nx.find_cycle(g)}")
-    for depth, layer in enumerate(nx.topological_generations(g)):
-        for lab in layer:
-            g.nodes[lab]["layer"] = depth
-    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal", scale=1.0)
-    pos = {k: (x, -y) for k, (x, y) in pos.items()}
-    if ax is None:
-        _, ax = plt.subplots(figsize=(12, 7))
-    nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=12, edge_color="#888",
-                           node_size=0, min_source_margin=10, min_target_margin=12)
-    for lab, (x, y) in pos.items():
-        ax.text(x, y, lab, ha="center", va="center", fontsize=8, zorder=3,
-                bbox=dict(boxstyle="round,pad=0.4", facecolor=COLOURS[g.nodes[lab]["status"]],
-                          edgecolor="#333"))
-    ax.legend(handles=[*(Patch(color=COLOURS[v], label=v) for v in VERDICTS),
-                       Patch(color=COLOURS["none"], label="stated, no check yet"),
-                       Patch(facecolor=COLOURS["absent"], edgecolor="#333",
-                             label="not stated in the book yet")],
-              loc="lower left", fontsize=8)
-    ax.set_axis_off()
-    return ax
+    legend = " ".join(_badge(v) for v in VERDICTS) + \
+        ' <span class="rnnproof-badge" style="background:#e4e4e4">no check yet</span>'
+    return (f"{legend}\n\n```{{graphviz}}\n:align: center\n\n"
+            + dependency_dot(g, statements) + "\n```\n")
+
+
+def figure_labels(book_dir: Path | None = None) -> dict[str, str]:
+    """The figure targets of the chapters (``(fig-<check id>)=`` or ``:name: fig-<check id>``),
+    by target name, with their chapter."""
+    out: dict[str, str] = {}
+    for md in sorted((book_dir or default_book_dir()).glob("*.md")):
+        text = md.read_text()
+        for name in re.findall(r"^\((fig-[\w.-]+)\)=", text, re.M) + \
+                re.findall(r"^:name:\s*(fig-[\w.-]+)", text, re.M):
+            out[name] = md.stem
+    return out
 
 
 def findings_markdown(statements: Mapping[str, Statement],
-                      results: Mapping[str, CheckResult]) -> str:
-    """Every check that recorded a finding: the statement, the chapter, the finding's text
-    (claim as printed, evidence, corrected statement) and the measured numbers."""
-    found = [r for r in results.values() if r.finding]
+                      results: Mapping[str, CheckResult],
+                      figures: Mapping[str, str] | None = None) -> str:
+    """The Findings page body: the vocabulary of the kinds, a summary table with one line per
+    finding, then one section per finding with the statement as printed, what the numbers
+    show and what holds (Markdown with LaTeX, typeset on the page), and links to the
+    statement, the check's card, the chapter and its figure."""
+    from .numbering import number  # noqa: PLC0415
+    from .verdicts import FINDING_KINDS  # noqa: PLC0415
+
+    figures = figure_labels() if figures is None else figures
+    found = sorted((r for r in results.values() if r.finding),
+                   key=lambda r: (list(statements).index(r.label) if r.label in statements
+                                  else len(statements), r.id))
     if not found:
         return "No check has recorded a finding."
-    out = []
-    for r in sorted(found, key=lambda r: (statements[r.label].chapter
-                                          if r.label in statements else "", r.id)):
-        st = statements.get(r.label)
-        where = f"`{r.label}` ({{prf:ref}}`{r.label}`)"
-        if st:
-            where += f" in {{doc}}`{st.chapter}`"
-        nums = "; ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
-                         for k, v in r.measured.items()
-                         if isinstance(v, (int, float, bool, str)))
+
+    def name(label: str) -> str:
+        try:
+            return number(label).text
+        except KeyError:
+            return label
+
+    kinds = "\n".join(f"- **{k}**: {v}" for k, v in FINDING_KINDS.items())
+    rows = ["| # | finding | kind | statement | verdict |", "|---|---|---|---|---|"]
+    sections = []
+    for k, r in enumerate(found, 1):
         f = r.finding
-        text = f["text"] if "text" in f else (
-            f"{f['title']}. **As printed:** {f['printed']} **Observed:** {f['observed']} "
-            f"**What holds:** {f['holds']}")
-        out.append(f"### `{r.id}`\n\n**Statement:** {where}. **Verdict:** {r.verdict}."
-                   f"\n\n{text}\n\n*Evidence ({r.profile} profile, seed {r.seed}):* {nums}\n")
-    return "\n".join(out)
+        title = f.get("title", r.id).rstrip(".")
+        kind = f.get("kind", "")
+        rows.append(f"| {k} | {{ref}}`{title.replace('|', '/')} <finding-{r.id}>` | {kind} | "
+                    f"{{prf:ref}}`{name(r.label)} <{r.label}>` | {_badge(r.verdict)} |")
+        st = statements.get(r.label)
+        links = [f"statement {{prf:ref}}`{name(r.label)} <{r.label}>`",
+                 f"check {{ref}}`{r.id} <check-{r.id}>`"]
+        if st:
+            links.append(f"chapter {{doc}}`{st.chapter}`")
+        if f"fig-{r.id}" in figures:
+            links.append(f"figure {{ref}}`fig-{r.id}`")
+        body = (f"**As printed.** {f['printed']}\n\n**What the numbers show.** "
+                f"{f['observed']}\n\n**What holds.** {f['holds']}\n"
+                if "printed" in f else f"{f.get('text', '')}\n")
+        evidence = "  \n".join(f"{_badge(g['verdict'])} {g['headline']}" for g in r.grades)
+        sections.append(
+            f"(finding-{r.id})=\n### {k}. {title}\n\n{_badge(r.verdict)} &nbsp; *{kind}* "
+            f"&middot; " + " &middot; ".join(links) + f"\n\n{body}\n"
+            f"*Evidence ({r.profile} profile, seed {r.seed}):*  \n{evidence}\n")
+    return (f"{kinds}\n\n" + "\n".join(rows) + "\n\n" + "\n".join(sections))

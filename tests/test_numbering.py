@@ -25,7 +25,8 @@ def test_numbers_read_like_the_paper() -> None:
 def test_card_has_every_part() -> None:
     res = checks.run("definition-3.1")
     md = book.card_markdown(res)
-    assert md.startswith("::::{card}") and f"rnnproof-v-{res.verdict}" in md
+    assert md.startswith("(check-definition-3.1)=") and "::::{card}" in md
+    assert f"rnnproof-v-{res.verdict}" in md
     assert "Definition 3.1" in md and res.claim.split()[0] in md
     assert "*Rule.*" in md and "*Regime.*" in md and ":::{dropdown}" in md
     assert "controls-definition-3.1" in md

@@ -36,13 +36,17 @@ def test_graph_colours_by_status():
     assert status.label_status("definition-3.1", bad) == res["bad"].verdict
     assert not res["bad"].passed
     assert status.label_status("definition-3.3", bad) == "none"
-    status.draw_dependency_graph(g)
+    dot = status.dependency_dot(g, st)
+    assert dot.startswith("digraph") and '"definition-3.1" -> "definition-3.2"' in dot
+    assert 'label="Definition 3.1"' in dot and 'URL="formulation.html#definition-3.1"' in dot
+    assert "```{graphviz}" in status.dependency_figure(g, st)
 
 
 def test_findings_page_lists_findings():
     res = {cid: checks.run(cid) for cid in ("footnote-3", "definition-3.1")}
-    md = status.findings_markdown(status.book_statements(), res)
-    assert "footnote-3" in md and "sqrt(5)/2" in md and "`definition-3.1`" not in md
+    md = status.findings_markdown(status.book_statements(), res, figures={})
+    assert "finding-footnote-3" in md and "check-footnote-3" in md
+    assert "check-definition-3.1" not in md and "| 1 |" in md and "erratum" in md
 
 
 def test_seed_sample_from_a_sweep_file(tmp_path, monkeypatch):
@@ -60,7 +64,7 @@ def test_seed_sample_from_a_sweep_file(tmp_path, monkeypatch):
     md = status.summary_markdown(status.book_statements(), res, stab)
     assert "definition-3.1" in md and "of seeds" in md
     md = status.status_markdown(status.book_statements(), res, stab)
-    assert "100% modal" in md
+    assert "100% modal" in md and "check-definition-3.1" in md
     monkeypatch.setenv(status.SWEEP_ENV, str(tmp_path / "none.jsonl"))
     with pytest.raises(FileNotFoundError, match="no such sweep file"):
         status.seed_sample(profile="quick")
