@@ -150,7 +150,8 @@ def first_order(weights: Weights, x: Array, shift: Array | LowRank) -> FirstOrde
     xa = xp.asarray(x, dtype=weights.W.dtype)
     pred = predicted_flip_fraction(t0.g[:, 2:], t1.g[:, 2:] - t0.g[:, 2:], t0.h[:, 1:-1], xa[:, 2:])
     return FirstOrder(delta_F=F1 - F0, f=f, remainder=F1 - F0 - f, flipped=flipped,
-                      flip_fraction=float(flipped[:, 2:].mean()), flip_predicted=pred)
+                      flip_fraction=float(backend.to_numpy(flipped[:, 2:].mean())),
+                      flip_predicted=pred)
 
 
 def _rms(a: Array) -> float:
@@ -221,7 +222,7 @@ def linear_objective(weights: Weights, x: Array, y_star: Array, lam: float,
                                 else _dense(weights, shift))
     u = lam * xp.ascontiguousarray(F[:, 3:].transpose(1, 0, 2))
     val, _ = _loss(loss, u, v)
-    return float(val.sum() / n)
+    return float(backend.to_numpy(val.sum())) / n
 
 
 # ------------------------------------------------------------------------------------------

@@ -302,7 +302,7 @@ def generalization_bound(weights: Weights, x: Array, y_star: Array, x_eval: Arra
         raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
     xp = backend.xp()
     m = weights.m
-    norm = float(xp.sqrt((xp.asarray(shift) ** 2).sum()))
+    norm = float(np.sqrt(backend.to_numpy((xp.asarray(shift) ** 2).sum())))
     if tau is None:
         tau, k = dyadic_radius(norm, m)
         delta_k = delta / (3.0 * (abs(k) + 1) ** 2)
@@ -411,7 +411,7 @@ def adversarial_member(weights: Weights, x: Array, y_star: Array, x_dir: Array,
                 a, h = ff[(j, s)]
                 c = xp.asarray(sign * yy[:, j - 3, s] / yy.shape[0], dtype=weights.W.dtype)
                 S += (a * c[:, None, None]).reshape(-1, weights.m).T @ h.reshape(-1, weights.m)
-    nrm = float(xp.sqrt((S * S).sum()))
+    nrm = float(np.sqrt(backend.to_numpy((S * S).sum())))
     if not nrm > 0:
         raise ValueError("the label-weighted mean gradients coincide; no direction to follow")
     V = (tau / nrm) * S
