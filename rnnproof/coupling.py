@@ -50,7 +50,8 @@ from .sequences import null_sequence
 Array = Any
 
 __all__ = ["FirstOrder", "aligned_direction", "random_direction", "first_order", "linear_objective",
-           "predicted_flip_fraction", "remainder_scan"]
+           "predicted_flip_fraction", "remainder_scan", "output_features", "BallOptimum",
+           "best_in_ball"]
 
 
 def _dense(weights: Weights, M: Array | LowRank) -> Array:
@@ -149,7 +150,8 @@ def first_order(weights: Weights, x: Array, shift: Array | LowRank) -> FirstOrde
     xa = xp.asarray(x, dtype=weights.W.dtype)
     pred = predicted_flip_fraction(t0.g[:, 2:], t1.g[:, 2:] - t0.g[:, 2:], t0.h[:, 1:-1], xa[:, 2:])
     return FirstOrder(delta_F=F1 - F0, f=f, remainder=F1 - F0 - f, flipped=flipped,
-                      flip_fraction=float(flipped[:, 2:].mean()), flip_predicted=pred)
+                      flip_fraction=float(backend.to_numpy(flipped[:, 2:].mean())),
+                      flip_predicted=pred)
 
 
 def _rms(a: Array) -> float:
@@ -220,4 +222,181 @@ def linear_objective(weights: Weights, x: Array, y_star: Array, lam: float,
                                 else _dense(weights, shift))
     u = lam * xp.ascontiguousarray(F[:, 3:].transpose(1, 0, 2))
     val, _ = _loss(loss, u, v)
-    return float(val.sum() / n)
+    return float(backend.to_numpy(val.sum())) / n
+
+
+# ------------------------------------------------------------------------------------------
+# Step 3: the best comparator in a Frobenius ball for the l2 linear objective (convex)
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputFeatures:
+    """The gradients G_p = grad_{W'} f_{j,s}(x_n; W') of every output p = (j, s, n),
+    j = 3..L, as rank-one factors, and their Gram matrix.
+
+    ``a[q]`` (n, j-1, m) holds D_i Back_{i->j}^T e_s for i = 2..j and the q-th pair (j, s) of
+    ``pairs``; ``h`` (n, L-1, m) holds h_{i-1}, i = 2..L (shared by every j); ``gram``
+    (P, P), P = len(pairs) * n, is K_{pp'} = <G_p, G_p'>_F on the host in float64, ordered
+    (pair, sample)."""
+
+    pairs: tuple[tuple[int, int], ...]
+    a: tuple[Array, ...]
+    h: Array
+    gram: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.h.shape[0])
+
+
+def output_features(weights: Weights, x: Array) -> OutputFeatures:
+    """:class:`OutputFeatures` of the outputs j = 3..L (every coordinate s) on the inputs x.
+
+    K_{(j,s,n),(j',s',n')} = sum_{i<=j, i'<=j'} <a^{js}_{n,i}, a^{j's'}_{n',i'}>
+    <h_{i-1}(x_n), h_{i'-1}(x_n')>: never an m x m matrix, O(n^2 L^4 d^2 m) work."""
+    from .rademacher import gradient_factors  # noqa: PLC0415
+
+    xp = backend.xp()
+    L = int(x.shape[1]) - 1
+    if L < 3:
+        raise ValueError(f"the objective of Section 4 needs L >= 3 (outputs j = 3..L), got {L}")
+    pairs = tuple((j, s) for j in range(3, L + 1) for s in range(weights.d))
+    fac = [gradient_factors(weights, x, j, s) for j, s in pairs]
+    a = tuple(f[0] for f in fac)
+    h = fac[-1][1]  # j = L carries h_1 .. h_{L-1}
+    n = int(h.shape[0])
+    HH = [[h[:, t] @ h[:, u].T for u in range(L - 1)] for t in range(L - 1)]
+    P = len(pairs) * n
+    backend.guard_memory(2 * P * P * 8, f"the {P}x{P} Gram matrix of the output gradients")
+    K = np.zeros((P, P))
+    for q, aq in enumerate(a):
+        for r in range(q, len(pairs)):
+            ar = a[r]
+            blk = xp.zeros((n, n), dtype=h.dtype)
+            for t in range(aq.shape[1]):
+                for u in range(ar.shape[1]):
+                    blk += (aq[:, t] @ ar[:, u].T) * HH[t][u]
+            b = np.asarray(backend.to_numpy(blk), dtype=np.float64)
+            K[q * n:(q + 1) * n, r * n:(r + 1) * n] = b
+            K[r * n:(r + 1) * n, q * n:(q + 1) * n] = b.T
+    return OutputFeatures(pairs=pairs, a=a, h=h, gram=0.5 * (K + K.T))
+
+
+@dataclass(frozen=True)
+class BallOptimum:
+    """The minimizer of the l2 linear objective over the ball ||V||_F <= radius
+    (:func:`best_in_ball`) and the certificates of its optimality.
+
+    ``shift`` is V_opt as factors; ``value`` Obj_lin(V_opt) from the closed form;
+    ``multiplier`` the Lagrange multiplier mu >= 0 of the constraint
+    ||V||_F^2 / 2 <= radius^2 / 2; ``kkt_residual`` ||grad Obj_lin(V_opt) + mu V_opt||_F /
+    ||grad Obj_lin(0)||_F with the gradient built from the linear response of
+    :func:`rnnproof.rnn.linear_response` (not from the Gram matrix); ``value_deviation`` the
+    difference between ``value`` and :func:`linear_objective` at V_opt, relative to Obj_lin(0)
+    (the optimum may be 0: the ball can hold an interpolant); ``slackness`` the relative gap
+    |1 - ||V_opt||_F / radius| when mu > 0 (complementary slackness);
+    ``norm_excess`` max(0, ||V_opt||_F / radius - 1)."""
+
+    shift: LowRank
+    value: float
+    radius: float
+    norm: float
+    multiplier: float
+    kkt_residual: float
+    value_deviation: float
+    slackness: float
+    norm_excess: float
+    value_at_zero: float
+
+    @property
+    def optimality_deviation(self) -> float:
+        """The largest of the certificates' deviations (0 for an exact optimum)."""
+        return float(max(self.kkt_residual, self.value_deviation, self.slackness,
+                         self.norm_excess))
+
+
+def best_in_ball(weights: Weights, x: Array, y_star: Array, lam: float,
+                 radius: float) -> BallOptimum:
+    """Solve min_{||V||_F <= radius} Obj_lin(V) for the l2 loss (proof step 3; our
+    formulation): Obj_lin(V) = (1/2N) sum_{n,j,s} (lam (F_{j,s}(x_n; W) + <V, G_p>) - y_p)^2
+    with G_p the gradient of f_{j,s}(x_n; .) (equation 5.1).
+
+    A convex quadratic over a ball (a trust-region problem with a positive semi-definite
+    Hessian). The minimizer lies in the span of the G_p (components orthogonal to it change
+    the norm but not the objective), so with V = sum_p alpha_p G_p and K = U diag(s) U^T the
+    Gram matrix, z = diag(sqrt s) U^T alpha solves min ||c + lam sqrt(s) z||^2 over ||z|| <= radius,
+    c = U^T (lam F - y): z_k = -lam sqrt(s_k) c_k / (lam^2 s_k + mu), with mu = 0 when the
+    minimum-norm unconstrained minimizer lies in the ball and otherwise the root of
+    ||z(mu)|| = radius. The result is verified through the network's own linear response
+    (KKT residual, complementary slackness, the objective recomputed)."""
+    from scipy.optimize import brentq  # noqa: PLC0415
+
+    from .rnn import check_labels  # noqa: PLC0415
+
+    if not np.isfinite(radius) or radius <= 0:
+        raise ValueError(f"the radius of the comparator ball must be finite and > 0, got "
+                         f"{radius!r}")
+    if not np.isscalar(lam) or not np.isfinite(lam) or not 0 < float(lam) <= 1:
+        raise ValueError(f"the output scale lambda must lie in (0, 1] (Section 4), got {lam!r}")
+    xp = backend.xp()
+    lam = float(lam)
+    n, Lp1 = int(x.shape[0]), int(x.shape[1])
+    feats = output_features(weights, x)
+    y = np.asarray(backend.to_numpy(check_labels(y_star, n, Lp1 - 1, weights.d, "l2")),
+                   dtype=np.float64)  # (L-2, n, d)
+    F0 = np.asarray(backend.to_numpy(outputs(weights, x)), dtype=np.float64)  # (n, L+1, d)
+    r0 = np.concatenate([lam * F0[:, j, s] - y[j - 3, :, s] for j, s in feats.pairs])
+    s_eig, U = np.linalg.eigh(feats.gram)
+    tol = max(float(s_eig.max()), 0.0) * s_eig.size * float(np.finfo(weights.W.dtype).eps)
+    keep = s_eig > tol
+    sk, Uk = s_eig[keep], U[:, keep]
+    c = Uk.T @ r0
+    sig = lam * lam * sk
+    outside = float(r0 @ r0 - c @ c)  # the part of the residual no V can reach
+
+    def z_of(mu: float) -> np.ndarray:
+        return -np.sqrt(sig) * c / (sig + mu)
+
+    mu = 0.0
+    if float(np.sum(c * c / sig)) > radius * radius:  # the constraint binds
+        def g(t: float) -> float:
+            return float(np.log(np.linalg.norm(z_of(np.exp(t)))) - np.log(radius))
+        hi = np.log(max(np.sqrt(float(np.sum(sig * c * c))) / radius, 1e-300)) + 1.0
+        lo = np.log(max(float(sig.min()), 1e-300)) - 60.0
+        mu = float(np.exp(brentq(g, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps,
+                                 maxiter=500)))
+    z = z_of(mu)
+    alpha = Uk @ (z / np.sqrt(sk))
+    value = float(((c + np.sqrt(sig) * z) ** 2).sum() + max(outside, 0.0)) / (2 * n)
+    value0 = float(r0 @ r0) / (2 * n)
+
+    # V_opt = sum_p alpha_p G_p as factors: h_{i-1}(x_n) is shared by every (j, s), so one
+    # column per (n, i): U[:, (n, i)] = sum_{j,s} alpha_{(j,s,n)} a^{js}_{n,i}.
+    dt = weights.W.dtype
+    T = int(feats.h.shape[1])
+    coef = xp.asarray(alpha.reshape(len(feats.pairs), n), dtype=dt)
+    Ucols = xp.zeros((n, T, weights.m), dtype=dt)
+    for q, aq in enumerate(feats.a):
+        Ucols[:, :aq.shape[1]] += coef[q][:, None, None] * aq
+    V = LowRank(xp.ascontiguousarray(Ucols.reshape(n * T, -1).T),
+                xp.ascontiguousarray(feats.h.reshape(n * T, -1).T))
+
+    # certificates, through the linear response of (5.1) rather than the Gram matrix
+    f = np.asarray(backend.to_numpy(linear_response(weights, x, V)), dtype=np.float64)
+    resid = np.concatenate([lam * (F0[:, j, s] + f[:, j, s]) - y[j - 3, :, s]
+                            for j, s in feats.pairs])
+    # z solves min ||c + sqrt(s) lam z||^2 + mu ||z||^2, so the multiplier of the constraint
+    # (1/2)||V||^2 <= radius^2 / 2 for Obj_lin = (1/2n)||.||^2 is mu / n
+    gamma = (lam / n) * resid + (mu / n) * alpha  # grad Obj_lin(V) + (mu/n) V = sum gamma_p G_p
+    gamma0 = (lam / n) * r0
+    K = feats.gram
+    kkt = float(np.sqrt(max(gamma @ K @ gamma, 0.0)) / max(np.sqrt(gamma0 @ K @ gamma0),
+                                                           1e-300))
+    norm = V.frobenius_norm()
+    lin = linear_objective(weights, x, y_star, lam, V)
+    return BallOptimum(shift=V, value=value, radius=float(radius), norm=norm,
+                       multiplier=mu / n, kkt_residual=kkt,
+                       value_deviation=abs(lin - value) / max(value0, 1e-300),
+                       slackness=abs(norm / radius - 1.0) if mu > 0 else 0.0,
+                       norm_excess=max(norm / radius - 1.0, 0.0), value_at_zero=value0)

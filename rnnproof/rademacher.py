@@ -23,8 +23,10 @@ the Rademacher signs eps remains: exact enumeration for small N, otherwise Monte
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +39,8 @@ Array = Any
 
 __all__ = ["gradient_factors", "gram", "Rademacher", "rademacher_from_gram",
            "empirical_rademacher", "linear_class_gradient", "dyadic_radius", "logistic_losses",
-           "GeneralizationBound", "generalization_bound"]
+           "GeneralizationBound", "generalization_bound", "AdversarialMember",
+           "adversarial_member", "output_gradient_factors"]
 
 
 def gradient_factors(weights: Weights, x: Array, j: int, s: int = 0) -> tuple[Array, Array]:
@@ -65,6 +68,33 @@ def gradient_factors(weights: Weights, x: Array, j: int, s: int = 0) -> tuple[Ar
             b = a[i - 2] @ weights.W  # (W^T a)^T = a^T W, row-wise
     hh = H[1:j]  # h_{i-1}, i = 2..j
     return a.transpose(1, 0, 2), hh.transpose(1, 0, 2)
+
+
+def output_gradient_factors(weights: Weights,
+                            x: Array) -> dict[tuple[int, int], tuple[Array, Array]]:
+    """:func:`gradient_factors` of every output (j, s), j = 3..L, from one forward pass:
+    ``{(j, s): (a, h)}`` with a, h of shape (n, j-1, m)."""
+    xp = backend.xp()
+    x_pf = _prepare(weights, x)
+    Lp1, n, _ = x_pf.shape
+    L = Lp1 - 1
+    if L < 3:
+        raise ValueError(f"the outputs j = 3..L need L >= 3, got L = {L}")
+    H, G = _forward_pf(weights.W, weights.A, x_pf, keep_g=True)
+    D = (G >= 0).astype(weights.W.dtype)
+    m = weights.m
+    hh = H[1:L].transpose(1, 0, 2)  # h_{i-1}, i = 2..L
+    out: dict[tuple[int, int], tuple[Array, Array]] = {}
+    for j in range(3, L + 1):
+        for s in range(weights.d):
+            a = xp.empty((j - 1, n, m), dtype=weights.W.dtype)
+            b = xp.broadcast_to(weights.B[s], (n, m))
+            for i in range(j, 1, -1):
+                a[i - 2] = b * D[i]
+                if i > 2:
+                    b = a[i - 2] @ weights.W
+            out[(j, s)] = (a.transpose(1, 0, 2), hh[:, :j - 1])
+    return out
 
 
 def linear_class_gradient(weights: Weights, x: Array, j: int, s: int = 0) -> Array:
@@ -115,6 +145,15 @@ class Rademacher:
     tau: float
 
 
+@functools.lru_cache(maxsize=16)
+def _all_signs(N: int) -> np.ndarray:
+    """The 2^{N-1} sign vectors in {-1, +1}^N with first entry +1 (read-only, cached)."""
+    signs = np.array(list(itertools.product((-1.0, 1.0), repeat=N - 1)), dtype=float)
+    eps = np.hstack([np.ones((signs.shape[0], 1)), signs.reshape(signs.shape[0], N - 1)])
+    eps.setflags(write=False)
+    return eps
+
+
 def rademacher_from_gram(K: Array, tau: float, draws: int = 200, seed: int = 0,
                          exact_max_n: int = 12) -> Rademacher:
     """(tau / N) E_eps sqrt(eps^T K eps) over Rademacher signs eps in {-1, +1}^N.
@@ -133,8 +172,7 @@ def rademacher_from_gram(K: Array, tau: float, draws: int = 200, seed: int = 0,
     tr = float(np.trace(Kn))
     lower, upper = tau / N * math.sqrt(max(tr, 0) / 2), tau / N * math.sqrt(max(tr, 0))
     if N <= exact_max_n:
-        signs = np.array(list(itertools.product((-1.0, 1.0), repeat=N - 1)))
-        eps = np.hstack([np.ones((signs.shape[0], 1)), signs])
+        eps = _all_signs(N)
         q = ((eps @ Kn) * eps).sum(axis=1)
         val = float(np.sqrt(np.clip(q, 0, None)).mean())
         return Rademacher(tau / N * val, 0.0, lower, upper, True, eps.shape[0], N, float(tau))
@@ -233,12 +271,17 @@ class GeneralizationBound:
     delta: float
     delta_k: float
     N: int
+    risk_train: float = math.nan
+    risk_eval: float = math.nan
+    risk_eval_stderr: float = math.nan
 
 
 def generalization_bound(weights: Weights, x: Array, y_star: Array, x_eval: Array,
                          y_eval: Array, lam: float, shift: Array, delta: float = 0.05,
-                         tau: float | None = None, draws: int = 200,
-                         seed: int = 0) -> GeneralizationBound:
+                         tau: float | None = None, draws: int = 200, seed: int = 0,
+                         factors: Mapping[tuple[int, int], tuple[Array, Array]] | None = None,
+                         factors_eval: Mapping[tuple[int, int], tuple[Array, Array]] | None = None
+                         ) -> GeneralizationBound:
     """Assemble the generalization bound for the logistic-loss objective at W + W' (our
     formulation of Theorem 1 via step 4; Sections 8-9 of the full version are not available).
 
@@ -251,12 +294,15 @@ def generalization_bound(weights: Weights, x: Array, y_star: Array, x_eval: Arra
     of the linearized loss over the class, and Delta the mean first-order error |Obj - Obj_lin| on
     the population (estimated on the evaluation set) and on Z. ``tau`` defaults to the dyadic
     radius of ||W'||_F (:func:`dyadic_radius`, with the union-bound confidence delta_k).
+    ``factors``/``factors_eval`` may pass :func:`output_gradient_factors` of x and x_eval
+    (computed once and shared with :func:`adversarial_member`). Also returned: the true
+    logistic risks on Z and on the evaluation set (with its standard error).
     """
     if not 0 < delta < 1:
         raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
     xp = backend.xp()
     m = weights.m
-    norm = float(xp.sqrt((xp.asarray(shift) ** 2).sum()))
+    norm = float(np.sqrt(backend.to_numpy((xp.asarray(shift) ** 2).sum())))
     if tau is None:
         tau, k = dyadic_radius(norm, m)
         delta_k = delta / (3.0 * (abs(k) + 1) ** 2)
@@ -270,12 +316,15 @@ def generalization_bound(weights: Weights, x: Array, y_star: Array, x_eval: Arra
     F0e = backend.to_numpy(outputs(weights, x_eval))
     R: dict[tuple[int, int], float] = {}
     b = 0.0
+    fac = factors if factors is not None else output_gradient_factors(weights, x)
+    fac_e = factors_eval if factors_eval is not None else output_gradient_factors(weights,
+                                                                                 x_eval)
     for j in range(3, L + 1):
         for s in range(weights.d):
-            a, h = gradient_factors(weights, x, j, s)
+            a, h = fac[(j, s)]
             R[(j, s)] = rademacher_from_gram(gram(a, h), tau, draws=draws,
                                              seed=seed + 31 * j + s).value
-            ae, he = gradient_factors(weights, x_eval, j, s)
+            ae, he = fac_e[(j, s)]
             gn = np.concatenate([backend.to_numpy(_sample_norms(a, h)),
                                  backend.to_numpy(_sample_norms(ae, he))])
             f0 = np.abs(np.concatenate([F0[:, j, s], F0e[:, j, s]]))
@@ -291,4 +340,83 @@ def generalization_bound(weights: Weights, x: Array, y_star: Array, x_eval: Arra
         confidence_term=confidence, loss_range=b, approx_train=a_tr, approx_eval=a_ev,
         bound_expectation=complexity + a_tr + a_ev,
         bound_high_prob=complexity + confidence + a_tr + a_ev, delta=float(delta),
-        delta_k=float(delta_k), N=N)
+        delta_k=float(delta_k), N=N, risk_train=float(tr_true.mean()),
+        risk_eval=float(ev_true.mean()),
+        risk_eval_stderr=float(ev_true.std(ddof=1) / math.sqrt(ev_true.size)))
+
+
+@dataclass(frozen=True)
+class AdversarialMember:
+    """A member of the linear class chosen to generalize badly (:func:`adversarial_member`).
+
+    ``shift`` is V (m, m) with ||V||_F = tau; ``train`` the mean linearized logistic Obj on
+    the training set Z; ``test`` its mean on a fresh test set, with ``test_stderr``;
+    ``gap`` = test - train, an unbiased estimate (given V) of E_D Obj_lin(V) - E_Z Obj_lin(V)."""
+
+    shift: Array
+    tau: float
+    train: float
+    test: float
+    test_stderr: float
+
+    @property
+    def gap(self) -> float:
+        return self.test - self.train
+
+
+def _linear_logistic(weights: Weights, x: Array, y_star: Array, lam: float,
+                     shift: Array) -> np.ndarray:
+    """Per-sample sum_{j=3}^L sum_s log(1 + exp(-y_{j,s} lam (F_{j,s}(x; W) + f_{j,s}(x; V))))."""
+    from .rnn import check_labels, linear_response, outputs  # noqa: PLC0415
+
+    xp = backend.xp()
+    n, Lp1 = int(x.shape[0]), int(x.shape[1])
+    y = check_labels(y_star, n, Lp1 - 1, weights.d, "logistic").transpose(1, 0, 2)
+    y = xp.asarray(y, dtype=weights.W.dtype)
+    u = (outputs(weights, x) + linear_response(weights, x, shift))[:, 3:]
+    return backend.to_numpy(xp.logaddexp(0, -y * lam * u).sum(axis=(1, 2)))
+
+
+def adversarial_member(weights: Weights, x: Array, y_star: Array, x_dir: Array,
+                       y_dir: Array, x_test: Array, y_test: Array, lam: float, tau: float,
+                       factors: Mapping[tuple[int, int], tuple[Array, Array]] | None = None,
+                       factors_dir: Mapping[tuple[int, int], tuple[Array, Array]] | None = None
+                       ) -> AdversarialMember:
+    """The member V of {||V||_F <= tau} that maximizes the label-dependent part of the
+    generalization gap of the linearized logistic loss (our construction).
+
+    log(1 + e^{-y u}) = -y u / 2 + log(2 cosh(u / 2)): the first part is linear in V, so
+    (E_D - E_Z) of it is largest for V = tau S / ||S||_F with
+    S = sum_{j,s} (mean_Z[y_{j,s} G_{j,s}(x)] - mean_D[y_{j,s} G_{j,s}(x)]) (G the gradient of
+    f_{j,s}, equation 5.1); mean_D is estimated on (x_dir, y_dir), a sample independent of Z,
+    and the gap is then measured on a third, fresh sample (x_test, y_test), so that it is an
+    unbiased estimate of the true gap of this V. By the bound of theorem-step-4-bound the gap of
+    every member is at most the complexity term 2 lam sum_{j,s} R_N in expectation over Z; a
+    member that comes close shows how much of the bound the class really uses.
+    ``factors``/``factors_dir``: :func:`output_gradient_factors` of x and x_dir, if at hand."""
+    if not np.isfinite(tau) or tau <= 0:
+        raise ValueError(f"the radius tau must be finite and > 0, got {tau!r}")
+    xp = backend.xp()
+    L = int(x.shape[1]) - 1
+    yZ = np.asarray(backend.to_numpy(y_star), dtype=np.float64)
+    yD = np.asarray(backend.to_numpy(y_dir), dtype=np.float64)
+    if yZ.shape[1:] != (L - 2, weights.d) or yD.shape[1:] != (L - 2, weights.d):
+        raise ValueError(f"labels must have shape (n, L-2, d) = (n, {L - 2}, {weights.d})")
+    S = xp.zeros((weights.m, weights.m), dtype=weights.W.dtype)
+    fac = factors if factors is not None else output_gradient_factors(weights, x)
+    fac_d = factors_dir if factors_dir is not None else output_gradient_factors(weights, x_dir)
+    for j in range(3, L + 1):
+        for s in range(weights.d):
+            for ff, yy, sign in ((fac, yZ, 1.0), (fac_d, yD, -1.0)):
+                a, h = ff[(j, s)]
+                c = xp.asarray(sign * yy[:, j - 3, s] / yy.shape[0], dtype=weights.W.dtype)
+                S += (a * c[:, None, None]).reshape(-1, weights.m).T @ h.reshape(-1, weights.m)
+    nrm = float(np.sqrt(backend.to_numpy((S * S).sum())))
+    if not nrm > 0:
+        raise ValueError("the label-weighted mean gradients coincide; no direction to follow")
+    V = (tau / nrm) * S
+    tr = _linear_logistic(weights, x, y_star, lam, V)
+    te = _linear_logistic(weights, x_test, y_test, lam, V)
+    return AdversarialMember(shift=V, tau=float(tau), train=float(tr.mean()),
+                             test=float(te.mean()),
+                             test_stderr=float(te.std(ddof=1) / math.sqrt(te.size)))

@@ -130,3 +130,72 @@ def test_linear_objective_at_zero_and_first_order(net):
     assert gaps[1] < 0.05 * gaps[0]
     with pytest.raises(ValueError, match="lambda"):
         coupling.linear_objective(w, x, y, 0.0, None)
+
+
+# ------------------------------------------------------------------ step 3: best in the ball
+
+
+@pytest.fixture(scope="module")
+def small_problem():
+    w = rp.init_weights(12, D_X, 1, 5)
+    x = rp.embed(random_true_inputs(5, 4, D_X, 6), 0.5)
+    y = np.random.default_rng(7).standard_normal((5, 2, 1))
+    return w, x, y
+
+
+def _projected_gradient(w, x, y, lam, radius, steps=20000):
+    """Dense projected gradient descent on Obj_lin over the ball (the reference solution)."""
+    from rnnproof import rademacher as rad
+
+    G = np.concatenate([rad.linear_class_gradient(w, x, j, 0) for j in (3, 4)])  # (2n, m, m)
+    F0 = rp.outputs(w, x)
+    r0 = np.concatenate([lam * F0[:, j, 0] - y[:, j - 3, 0] for j in (3, 4)])
+    n = x.shape[0]
+    Phi = G.reshape(G.shape[0], -1)
+    Lip = lam ** 2 * np.linalg.norm(Phi, 2) ** 2 / n
+    V = np.zeros(Phi.shape[1])
+    for _ in range(steps):
+        V -= (lam / n) * Phi.T @ (r0 + lam * Phi @ V) / Lip
+        nv = np.linalg.norm(V)
+        if nv > radius:
+            V *= radius / nv
+    return 0.5 * float(((r0 + lam * Phi @ V) ** 2).sum()) / n
+
+
+@pytest.mark.parametrize("radius", [0.05, 0.5, 50.0])
+def test_best_in_ball_matches_projected_gradient(small_problem, radius):
+    w, x, y = small_problem
+    b = coupling.best_in_ball(w, x, y, 0.7, radius)
+    ref = _projected_gradient(w, x, y, 0.7, radius)
+    assert b.value <= ref + 1e-12  # the reference converges slowly where K is ill-conditioned
+    assert b.value == pytest.approx(ref, rel=1e-6, abs=1e-5 * b.value_at_zero)
+    assert b.norm <= radius * (1 + 1e-10) and b.multiplier >= 0
+    assert b.optimality_deviation < 1e-9
+    assert b.value == pytest.approx(coupling.linear_objective(w, x, y, 0.7, b.shift), abs=1e-10)
+    assert b.value_at_zero == pytest.approx(coupling.linear_objective(w, x, y, 0.7, None))
+    if radius == 0.05:  # the constraint binds: the optimum sits on the sphere
+        assert b.multiplier > 0 and b.norm == pytest.approx(radius, rel=1e-9)
+    if radius == 50.0:  # an interpolant fits inside: 2n = 10 labels, m^2 = 144 parameters
+        assert b.multiplier == 0 and b.value < 1e-12
+
+
+def test_best_in_ball_beats_random_members_and_rejects_bad_input(small_problem):
+    w, x, y = small_problem
+    b = coupling.best_in_ball(w, x, y, 0.7, 0.3)
+    for k in range(5):
+        V = 0.3 * coupling.random_direction(w.m, k)
+        assert coupling.linear_objective(w, x, y, 0.7, V) >= b.value
+    with pytest.raises(ValueError, match="radius"):
+        coupling.best_in_ball(w, x, y, 0.7, 0.0)
+    with pytest.raises(ValueError, match="lambda"):
+        coupling.best_in_ball(w, x, y, 1.5, 0.3)
+
+
+def test_output_features_gram_is_the_inner_product_of_gradients(small_problem):
+    from rnnproof import rademacher as rad
+
+    w, x, _ = small_problem
+    feats = coupling.output_features(w, x)
+    G = np.concatenate([rad.linear_class_gradient(w, x, j, 0) for j in (3, 4)])
+    assert feats.pairs == ((3, 0), (4, 0))
+    assert np.allclose(feats.gram, np.einsum("pik,qik->pq", G, G), rtol=1e-12, atol=1e-14)

@@ -151,3 +151,36 @@ def test_generalization_bound_terms(net):
     assert b0.approx_train == 0 and b0.approx_eval == 0 and b0.tau == 0.1
     with pytest.raises(ValueError, match="delta"):
         rad.generalization_bound(w, x, y, xe, ye, 0.5, sh, delta=1.5)
+
+
+def test_output_gradient_factors_equal_the_per_position_ones(net):
+    w, x = net
+    fac = rad.output_gradient_factors(w, x)
+    assert sorted(fac) == [(j, s) for j in range(3, L + 1) for s in range(D)]
+    for (j, s), (a, h) in fac.items():
+        a1, h1 = rad.gradient_factors(w, x, j, s)
+        assert np.allclose(a, a1, atol=1e-14) and np.allclose(h, h1)
+
+
+def test_adversarial_member_norm_and_gap(net):
+    w, x = net
+    g = np.random.default_rng(8)
+    y = np.where(g.standard_normal((x.shape[0], L - 2, D)) > 0, 1.0, -1.0)
+    xd = rp.embed(random_true_inputs(9, L, D_X, 9), EPS)
+    yd = np.where(g.standard_normal((9, L - 2, D)) > 0, 1.0, -1.0)
+    xt = rp.embed(random_true_inputs(11, L, D_X, 10), EPS)
+    yt = np.where(g.standard_normal((11, L - 2, D)) > 0, 1.0, -1.0)
+    adv = rad.adversarial_member(w, x, y, xd, yd, xt, yt, 0.5, 0.2)
+    assert np.linalg.norm(adv.shift) == pytest.approx(0.2)
+    _, lin = rad.logistic_losses(w, x, y, 0.5, adv.shift)
+    assert adv.train == pytest.approx(lin.mean(), rel=1e-12)
+    assert adv.gap == pytest.approx(adv.test - adv.train) and adv.test_stderr > 0
+    # its label-dependent part beats a random member of the same norm on (Z, x_dir)
+    V = np.random.default_rng(1).standard_normal((w.m, w.m))
+    V *= 0.2 / np.linalg.norm(V)
+    def part(xx, yy, M):
+        f = rp.linear_response(w, xx, M)[:, 3:]
+        return float((-yy * 0.5 * f / 2).sum(axis=(1, 2)).mean())
+    assert part(xd, yd, adv.shift) - part(x, y, adv.shift) >= part(xd, yd, V) - part(x, y, V)
+    with pytest.raises(ValueError, match="radius"):
+        rad.adversarial_member(w, x, y, xd, yd, xt, yt, 0.5, -1.0)

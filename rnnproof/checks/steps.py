@@ -1,12 +1,22 @@
 """Checks of the proof steps 1, 3 and 4 announced at the end of Section 4 (our formulation;
 Sections 6-9 of the full version are not available): the first-order approximation
-(:mod:`rnnproof.coupling`), the SGD path against the comparator W* (:mod:`rnnproof.train`,
-:mod:`rnnproof.construction`) and the Rademacher complexity of the linear class with the
-generalization bound it gives (:mod:`rnnproof.rademacher`)."""
+(:mod:`rnnproof.coupling`), the SGD path against the best comparator in the ball of W*
+(:mod:`rnnproof.train`, :mod:`rnnproof.construction`, :func:`rnnproof.coupling.best_in_ball`)
+and the Rademacher complexity of the linear class with the generalization bound it gives
+(:mod:`rnnproof.rademacher`).
+
+Every check declares its rule (:mod:`rnnproof.verdicts`). The fits that turn the simulations
+into evidence are the public ``*_evidence`` functions of this module, so that the synthetic-data
+tests (tests/test_steps.py) grade data made to a law through exactly the same code.
+Simulations are cached per process: a control that only changes the theory side (a radius)
+reuses them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -16,9 +26,34 @@ from .. import rademacher as rad
 from ..concept import random_true_inputs
 from ..rnn import Weights, init_weights
 from ..sequences import embed
-from ..stats import fit_loglog, growth_fit
+from ..stats import (
+    Estimate,
+    GrowthFit,
+    SlopeFit,
+    fit_loglog,
+    fit_loglog_by_seed,
+    growth_fit,
+    mean_estimate,
+)
 from ..train import single_threaded
+from ..verdicts import (
+    POLY_RATE_MARGIN,
+    Below,
+    Equivalence,
+    Exact,
+    Finding,
+    Rule,
+    exponent,
+    polynomial_growth,
+    slower_than_sqrt2_power,
+)
 from .registry import Outcome, register
+
+
+def _key(sz: Mapping[str, Any]) -> tuple:
+    """A hashable key of a size table (and of the backend and dtype it runs on)."""
+    return (tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v)
+                         for k, v in sz.items())), backend.name(), str(backend.default_dtype()))
 
 
 def _setup(m: int, sz: Mapping[str, Any], seed: int, n: int | None = None,
@@ -30,118 +65,199 @@ def _setup(m: int, sz: Mapping[str, Any], seed: int, n: int | None = None,
     return w, embed(xs, sz["eps_x"])
 
 
-def _overlaps(fit: Any, lo: float, hi: float) -> bool:
-    return fit.ci_low <= hi and fit.ci_high >= lo
+def slope_of_means(x: Sequence[float], samples: Sequence[Any]) -> Estimate:
+    """The slope of mean(log y) against log x when each x has its own independent replicates
+    (``samples[q]`` holds the log-values at ``x[q]``): ordinary least squares through the
+    per-x means, with the standard error propagated from each mean's own standard error
+    (the spread may differ between x) and Welch-Satterthwaite degrees of freedom.
+
+    Used where the replicates at different widths are independent draws whose spread shrinks
+    with the width, so that more replicates are spent where they are cheap and noisy. (Weighting
+    the means by their estimated precision would be anti-conservative with few replicates.)"""
+    lx = np.log(np.asarray(x, dtype=float))
+    groups = [np.asarray(s, dtype=float).ravel() for s in samples]
+    if lx.size != len(groups) or lx.size < 3 or any(g.size < 2 for g in groups):
+        raise ValueError("slope_of_means needs >= 3 x values, each with >= 2 replicates")
+    mu = np.array([g.mean() for g in groups])
+    v = np.array([g.var(ddof=1) / g.size for g in groups])
+    if not np.all(np.isfinite(mu)) or np.any(v <= 0):
+        raise ValueError("slope_of_means needs finite replicates with a positive spread")
+    c = (lx - lx.mean()) / float(((lx - lx.mean()) ** 2).sum())
+    var = float((c * c * v).sum())
+    df = var ** 2 / float(((c * c * v) ** 2 / np.array([g.size - 1 for g in groups])).sum())
+    return Estimate(float((c * mu).sum()), math.sqrt(var), df)
+
+
+def _finite_log(a: Any) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    if not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError("log-log fits need positive finite measurements")
+    return np.log(a)
 
 
 # ------------------------------------------------------------------------------------------
 # Step 1: first-order approximation
 # ------------------------------------------------------------------------------------------
 
-_STEP1_QUICK = dict(m=(128, 256, 512), seeds=5, n=32, L=5, d_x=5, d=1, eps_x=0.1,
-                    taus=(0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0), tau_m=1.0)
-_STEP1_FULL = dict(m=(256, 512, 1024, 2048, 4096), seeds=8, n=128, L=8, d_x=8, d=1,
-                   eps_x=0.1, taus=(0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0), tau_m=1.0)
+_TAUS = (0.0625, 0.125, 0.25, 0.5, 1.0)
+_STEP1_QUICK = dict(m=(128, 256, 512, 1024), reps=(24, 16, 8, 6), n=16, L=5, d_x=5, d=1,
+                    eps_x=0.5, taus=_TAUS, tau_m=1.0)
+_STEP1_FULL = dict(m=(256, 512, 1024, 2048, 4096), reps=(32, 24, 16, 12, 8), n=64, L=8,
+                   d_x=8, d=1, eps_x=0.5, taus=_TAUS, tau_m=1.0)
 
 
-def _step1_scans(sz: Mapping[str, Any], seed: int, control: str | None) -> dict[int, list[dict]]:
-    """remainder_scan for every width and seed; W' = (tau / sqrt(m)) * aligned direction
-    (``not-norm-bounded``: W' = tau * direction; ``random-linear-map``: f along a random
-    direction of the same Frobenius norm)."""
+@lru_cache(maxsize=8)
+def _step1_scans_cached(key: tuple, seed: int, control: str | None) -> dict[str, Any]:
+    sz = dict((k, v) for k, v in key[0])
     taus = np.asarray(sz["taus"], dtype=float)
-    scans: dict[int, list[dict]] = {}
-    for m in sz["m"]:
-        scans[m] = []
-        for k in range(sz["seeds"]):
-            s = seed * 1000 + k
+    out: dict[str, list] = {k: [] for k in ("remainder", "f", "relative", "flips",
+                                            "flips_predicted", "cells")}
+    for q, (m, reps) in enumerate(zip(sz["m"], sz["reps"])):
+        rows: dict[str, list] = {k: [] for k in out if k != "cells"}
+        for r in range(reps):
+            s = seed * 1000 + 100 * q + r  # every (width, replicate) an independent draw
             w, x = _setup(m, sz, s)
             direction = coupling.aligned_direction(w, sz["L"], sz["eps_x"])
             lmap = (coupling.random_direction(m, s + 7) if control == "random-linear-map"
                     else None)
             t = taus * np.sqrt(m) if control == "not-norm-bounded" else taus
             sc = coupling.remainder_scan(w, x, direction, t, linear_map=lmap)
-            sc["tau"] = taus
-            scans[m].append(sc)
-    return scans
+            for k in rows:
+                rows[k].append(np.asarray(sc[k], dtype=float))
+        for k, v in rows.items():
+            out[k].append(np.array(v))  # (reps, taus)
+        out["cells"].append(sz["n"] * (sz["L"] - 1) * m)  # (input, position 2..L, neuron)
+    return out
+
+
+def _step1_scans(sz: Mapping[str, Any], seed: int, control: str | None) -> dict[str, Any]:
+    """remainder_scan at every (width, replicate); W' = (tau / sqrt(m)) * aligned direction
+    (``not-norm-bounded``: W' = tau * direction; ``random-linear-map``: f along a random
+    direction of the same Frobenius norm). Returns per width (reps, taus) arrays."""
+    return _step1_scans_cached(_key(sz), seed, control)
+
+
+def _per_replicate_fit(taus: np.ndarray, Y: np.ndarray, tau_m: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of Y (a replicate): the slope of log y against log tau and the fitted log y at
+    tau_m."""
+    lt = np.log(taus)
+    ly = _finite_log(Y)
+    X = np.column_stack([np.ones(lt.size), lt - math.log(tau_m)])
+    beta = np.linalg.lstsq(X, ly.T, rcond=None)[0]  # (2, reps)
+    return beta[1], beta[0]
+
+
+def first_order_evidence(ms: Sequence[int], taus: Sequence[float],
+                         remainder: Sequence[Any], relative: Sequence[Any],
+                         tau_m: float) -> dict[str, Estimate]:
+    """Evidence of step-1-first-order from per-width (reps, taus) arrays of the RMS remainder
+    and of remainder / f: ``tau_exponent`` (the mean over every replicate of the log-log slope
+    of the remainder in tau) and ``m_exponent`` (:func:`slope_of_means` of the fitted log
+    relative remainder at tau_m against log m)."""
+    taus = np.asarray(taus, dtype=float)
+    slopes = np.concatenate([_per_replicate_fit(taus, R, tau_m)[0] for R in remainder])
+    at_m = [_per_replicate_fit(taus, Q, tau_m)[1] for Q in relative]
+    return {"tau_exponent": mean_estimate(slopes), "m_exponent": slope_of_means(ms, at_m)}
+
+
+def flips_evidence(ms: Sequence[int], taus: Sequence[float], flips: Sequence[Any],
+                   predicted: Sequence[Any], cells: Sequence[int],
+                   tau_m: float) -> dict[str, Estimate]:
+    """Evidence of step-1-pattern-flips from per-width (reps, taus) arrays of the flip fraction
+    and its first-order prediction: ``tau_exponent``, ``m_exponent`` (as in
+    :func:`first_order_evidence`) and ``ratio`` (the mean over replicates of measured over
+    predicted flips, summed over tau). A fraction with no flip counts as half a flip (a
+    continuity correction; ``cells`` is the number of (input, position, neuron) cells)."""
+    taus = np.asarray(taus, dtype=float)
+    fl = [np.maximum(np.asarray(F, dtype=float), 0.5 / c) for F, c in zip(flips, cells)]
+    fits = [_per_replicate_fit(taus, F, tau_m) for F in fl]
+    ratio = np.concatenate([np.asarray(F).sum(1) / np.asarray(P).sum(1)
+                            for F, P in zip(flips, predicted)])
+    return {"tau_exponent": mean_estimate(np.concatenate([f[0] for f in fits])),
+            "m_exponent": slope_of_means(ms, [f[1] for f in fits]),
+            "ratio": mean_estimate(ratio)}
+
+
+def _step1_figure(sz: Mapping[str, Any], sc: Mapping[str, Any]) -> dict[str, Any]:
+    return {"taus": np.asarray(sz["taus"], dtype=float), "ms": list(sz["m"]),
+            "remainder": np.array([np.exp(np.log(R).mean(0)) for R in sc["remainder"]]),
+            "f": np.array([F.mean(0) for F in sc["f"]]),
+            "flips": np.array([F.mean(0) for F in sc["flips"]]),
+            "predicted": np.array([P.mean(0) for P in sc["flips_predicted"]]),
+            "relative_all": [Q[:, -1] for Q in sc["relative"]], "tau_m": float(sz["tau_m"])}
+
+
+def _step1_regime(sz: Mapping[str, Any]) -> dict[str, Any]:
+    taus = np.asarray(sz["taus"], dtype=float)
+    return ({k: v for k, v in sz.items() if k not in ("taus", "m", "reps")}
+            | {"widths": list(sz["m"]), "replicates": list(sz["reps"]),
+               "tau_min": float(taus[0]), "tau_max": float(taus[-1]),
+               "shift": "W' = (tau / sqrt(m)) x unit W*-shaped direction"})
+
+
+STEP1_RULE = Rule((
+    exponent("tau_exponent", "exponent in tau of the remainder ||R|| (flips: tau^{3/2})", 1.5,
+             {"tau^1 (R of first order: f is not the derivative)": 1.0,
+              "tau^2 (smooth second order)": 2.0}),
+    Below("m_exponent", "exponent in m of ||R|| / ||f|| at tau = tau_m", -0.5,
+          "the slower of the two derived sources: the smooth second-order term, tau m^{-1/2} "
+          "relative to f (the flips give tau^{1/2} m^{-3/4})"),
+))
 
 
 @register("step-1-first-order", label="lemma-step-1",
-          claim="For ||W'||_F = tau/sqrt(m) along a W*-shaped direction, F(W+W') - F(W) - f(W') "
-                "is superlinear in tau (exponent in [3/2, 2]: flips and second order) and its "
-                "size relative to f falls as m grows.",
+          claim="For ||W'||_F = tau/sqrt(m) along a W*-shaped direction, the remainder "
+                "F(W+W') - F(W) - f(W') grows like tau^{3/2} (flipped patterns), and relative "
+                "to f it falls at least like m^{-1/2}.",
           quick=_STEP1_QUICK, full=_STEP1_FULL, controls=("random-linear-map",),
-          depends=("equation-5.1", "definition-4.1"))
+          rule=STEP1_RULE, depends=("equation-5.1", "definition-4.1"))
 @single_threaded
 def _step_1_first_order(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
-    scans = _step1_scans(sz, seed, control)
-    ms = list(sz["m"])
-    mbig = ms[-1]
+    sc = _step1_scans(sz, seed, control)
+    ev = first_order_evidence(sz["m"], sz["taus"], sc["remainder"], sc["relative"],
+                              sz["tau_m"])
+    it = int(np.argmin(np.abs(np.asarray(sz["taus"]) - sz["tau_m"])))
     taus = np.asarray(sz["taus"], dtype=float)
-    R = np.array([sc["remainder"] for sc in scans[mbig]])
-    fit_tau = fit_loglog(np.tile(taus, (R.shape[0], 1)), R)
-    it = int(np.argmin(np.abs(taus - sz["tau_m"])))
-    rel = np.array([[sc["relative"][it] for sc in scans[m]] for m in ms])
-    fit_m = fit_loglog(np.repeat(ms, rel.shape[1]), rel.ravel())
-    fR = np.array([sc["f"] for sc in scans[mbig]])
-    superlinear = fit_tau.ci_low > 1.0 and _overlaps(fit_tau, 1.5, 2.0)
-    shrinking = fit_m.ci_high < 0.0
     return Outcome(
-        passed=bool(superlinear and shrinking),
-        measured={"tau_exponent": fit_tau.as_dict(), "m_exponent_relative": fit_m.as_dict(),
-                  "relative_at_tau_m_largest_m": float(rel[-1].mean()),
-                  "f_over_tau_largest_m": float((fR / taus).mean())},
-        bound={"tau_exponent_range": "[1.5, 2]", "tau_exponent_ci_low_above": 1.0,
-               "m_exponent_ci_high_below": 0.0},
-        tolerance="95% CIs: tau-exponent CI above 1 and meeting [3/2, 2]; m-exponent CI below 0",
-        regime={k: v for k, v in sz.items() if k != "taus"} | {"tau_min": float(taus[0]),
-                                                               "tau_max": float(taus[-1])},
-        figure={"taus": taus, "ms": ms,
-                "remainder": np.array([[sc["remainder"] for sc in scans[m]] for m in ms]).mean(1),
-                "f": np.array([[sc["f"] for sc in scans[m]] for m in ms]).mean(1),
-                "relative_at_tau_m": rel.mean(1), "relative_all": rel,
-                "tau_m": float(taus[it])})
+        measured={"tau_exponent": ev["tau_exponent"].as_dict(),
+                  "m_exponent_relative": ev["m_exponent"].as_dict(),
+                  "relative_at_tau_m_largest_m": float(sc["relative"][-1][:, it].mean()),
+                  "f_over_tau_largest_m": float((sc["f"][-1] / taus).mean())},
+        evidence=ev, regime=_step1_regime(sz), figure=_step1_figure(sz, sc))
+
+
+FLIPS_RULE = Rule((
+    exponent("tau_exponent", "exponent in tau of the flip fraction", 1.0,
+             {"tau^0 (saturated)": 0.0, "tau^2 (second order)": 2.0}),
+    exponent("m_exponent", "exponent in m of the flip fraction at tau = tau_m", -0.5,
+             {"m^-1/4": -0.25, "m^0": 0.0, "m^-1": -1.0}),
+    Equivalence("ratio", "measured / predicted flips", 1.0, (1 - 1 / math.sqrt(2)) / 2,
+                "half the distance to the nearest competing constant, 1/sqrt(2): the ratio "
+                "if the pre-activation variance were off by a factor 2 (N(0, 1/m) rows "
+                "instead of the N(0, 2/m) of Definition 3.3)",
+                {"1/sqrt(2)": 1 / math.sqrt(2), "sqrt(2)": math.sqrt(2)}),
+))
 
 
 @register("step-1-pattern-flips", label="lemma-step-1",
           claim="For ||W'||_F = tau/sqrt(m) the fraction of flipped activation patterns equals "
-                "E|delta_k| phi(0)/s to first order: linear in tau and O(1/sqrt(m)).",
+                "E|delta_k| phi(0)/s to first order: linear in tau and of order m^{-1/2}.",
           quick=_STEP1_QUICK, full=_STEP1_FULL, controls=("not-norm-bounded",),
-          depends=("equation-5.1", "definition-4.1"))
+          rule=FLIPS_RULE, depends=("equation-5.1", "definition-4.1"))
 @single_threaded
 def _step_1_pattern_flips(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
-    scans = _step1_scans(sz, seed, control)
-    ms = list(sz["m"])
-    taus = np.asarray(sz["taus"], dtype=float)
-    mbig = ms[-1]
-    it = int(np.argmin(np.abs(taus - sz["tau_m"])))
-    first = taus <= taus[it]  # the first-order regime: tau up to tau_m
-    fl = np.array([sc["flips"][first] for sc in scans[mbig]])
-    fit_tau = fit_loglog(np.tile(taus[first], (fl.shape[0], 1)), np.maximum(fl, 1e-12))
-    flm = np.array([[sc["flips"][it] for sc in scans[m]] for m in ms])
-    fit_m = fit_loglog(np.repeat(ms, flm.shape[1]), np.maximum(flm.ravel(), 1e-12))
-    flips = np.array([sc["flips"] for m in ms for sc in scans[m]])
-    pred = np.array([sc["flips_predicted"] for m in ms for sc in scans[m]])
-    ratio = float(flips.sum() / pred.sum())
-    per_run = flips.sum(axis=1) / pred.sum(axis=1)  # one ratio per (width, seed)
-    ratio_se = float(per_run.std(ddof=1) / np.sqrt(per_run.size))
-    ok_ratio = 0.8 <= ratio <= 1.25 or abs(float(per_run.mean()) - 1.0) <= 3 * ratio_se
-    passed = fit_tau.contains(1.0) and fit_m.contains(-0.5) and ok_ratio
+    sc = _step1_scans(sz, seed, control)
+    ev = flips_evidence(sz["m"], sz["taus"], sc["flips"], sc["flips_predicted"], sc["cells"],
+                        sz["tau_m"])
+    it = int(np.argmin(np.abs(np.asarray(sz["taus"]) - sz["tau_m"])))
     return Outcome(
-        passed=bool(passed),
-        measured={"tau_exponent": fit_tau.as_dict(), "m_exponent": fit_m.as_dict(),
-                  "measured_over_predicted": ratio, "ratio_stderr": ratio_se,
-                  "flip_fraction_at_tau_m_largest_m": float(flm[-1].mean())},
-        bound={"tau_exponent": 1.0, "m_exponent": -0.5, "ratio_range": "[0.8, 1.25]"},
-        tolerance="95% CIs contain 1 (tau, fitted for tau <= tau_m) and -1/2 (m); "
-                  "measured/predicted within 25% of 1 (all tau), or within 3 standard errors "
-                  "(spread over widths and seeds)",
-        regime={k: v for k, v in sz.items() if k != "taus"} | {"tau_min": float(taus[0]),
-                                                               "tau_max": float(taus[-1])},
-        figure={"taus": taus, "ms": ms,
-                "flips": np.array([[sc["flips"] for sc in scans[m]] for m in ms]).mean(1),
-                "predicted": np.array([[sc["flips_predicted"] for sc in scans[m]]
-                                       for m in ms]).mean(1),
-                "flips_at_tau_m": flm.mean(1), "tau_m": float(taus[it])})
+        measured={"tau_exponent": ev["tau_exponent"].as_dict(),
+                  "m_exponent": ev["m_exponent"].as_dict(),
+                  "measured_over_predicted": ev["ratio"].value,
+                  "ratio_stderr": ev["ratio"].stderr,
+                  "flip_fraction_at_tau_m_largest_m": float(sc["flips"][-1][:, it].mean())},
+        evidence=ev, regime=_step1_regime(sz), figure=_step1_figure(sz, sc))
 
 
 # ------------------------------------------------------------------------------------------
@@ -149,128 +265,220 @@ def _step_1_pattern_flips(sz: Mapping[str, Any], seed: int, control: str | None)
 # ------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8)
+def _rademacher_n_cached(key: tuple, seed: int) -> dict[str, np.ndarray]:
+    """Unit-radius Rademacher complexities on nested subsamples, (seeds, len(N)) arrays."""
+    sz = dict((k, v) for k, v in key[0])
+    Ns = np.asarray(sz["N"], dtype=int)
+    cols: dict[str, list] = {"R": [], "stderr": [], "lower": [], "upper": []}
+    for k in range(sz["seeds"]):
+        s = seed * 1000 + k
+        w, x = _setup(sz["m"], sz, s, n=int(Ns.max()))
+        a, h = rad.gradient_factors(w, x, sz["L"], 0)
+        K = rad.gram(a, h)
+        rows = [rad.rademacher_from_gram(K[:N, :N], 1.0, draws=sz["draws"], seed=s + int(N))
+                for N in Ns]
+        cols["R"].append([r.value for r in rows])
+        cols["stderr"].append([r.stderr for r in rows])
+        cols["lower"].append([r.lower for r in rows])
+        cols["upper"].append([r.upper for r in rows])
+    return {k: np.array(v) for k, v in cols.items()}
+
+
+def rademacher_n_evidence(Ns: Sequence[int], R: Any) -> dict[str, Any]:
+    """Evidence of step-4-rademacher-N from R (seeds, len(N)), one row per seed (the sizes of
+    one seed are nested subsamples, so seeds are pooled by their per-seed slopes)."""
+    return {"N_exponent": fit_loglog_by_seed(np.asarray(Ns, dtype=float), R)}
+
+
 @register("step-4-rademacher-N", label="lemma-step-4",
           claim="The empirical Rademacher complexity of {f_{L,1}(.; W') : "
                 "||W'||_F <= tau0/sqrt(m)} (computed exactly in W') falls like N^{-1/2}.",
           quick=dict(m=256, L=5, d_x=5, d=1, eps_x=0.1, N=(8, 16, 32, 64, 128, 256, 512),
-                     seeds=3, draws=200, tau0=1.0),
+                     seeds=6, draws=200, tau0=1.0),
           full=dict(m=1024, L=10, d_x=8, d=1, eps_x=0.1,
-                    N=(8, 16, 32, 64, 128, 256, 512, 1024, 2048), seeds=6, draws=1000,
+                    N=(8, 16, 32, 64, 128, 256, 512, 1024, 2048), seeds=8, draws=1000,
                     tau0=1.0),
-          controls=("not-norm-bounded",), depends=("equation-5.1", "definition-sgd"))
+          controls=("not-norm-bounded",),
+          rule=Rule((exponent("N_exponent", "exponent of R_N in the sample size N", -0.5,
+                              {"N^-1/4": -0.25, "N^0": 0.0, "N^-1": -1.0}),
+                     Exact("within_khintchine_kahane", "every R_N between the Khintchine-"
+                           "Kahane bounds (within 3 Monte Carlo standard errors)"))),
+          depends=("equation-5.1", "definition-sgd"))
 @single_threaded
 def _step_4_rademacher_n(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     Ns = np.asarray(sz["N"], dtype=int)
-    m, L = sz["m"], sz["L"]
-    vals, errs, lo, hi = [], [], [], []
-    for k in range(sz["seeds"]):
-        s = seed * 1000 + k
-        w, x = _setup(m, sz, s, n=int(Ns.max()))
-        a, h = rad.gradient_factors(w, x, L, 0)
-        K = rad.gram(a, h)
-        row = []
-        for N in Ns:
-            tau = sz["tau0"] / np.sqrt(m)
-            if control == "not-norm-bounded":  # the radius grows with the sample
-                tau *= np.sqrt(N)
-            r = rad.rademacher_from_gram(K[:N, :N], tau, draws=sz["draws"], seed=s + int(N))
-            row.append(r)
-        vals.append([r.value for r in row])
-        errs.append([r.stderr for r in row])
-        lo.append([r.lower for r in row])
-        hi.append([r.upper for r in row])
-    V = np.array(vals)
-    fit = fit_loglog(np.tile(Ns, (V.shape[0], 1)), V)
-    within_kk = bool(np.all(np.array(lo) <= V + 3 * np.array(errs) + 1e-15)
-                     and np.all(V - 3 * np.array(errs) <= np.array(hi) + 1e-15))
+    u = _rademacher_n_cached(_key(sz), seed)
+    # R is linear in the radius: tau = tau0 / sqrt(m), or tau0 sqrt(N / m) for the control
+    # (a radius that grows with the sample: not a norm-bounded class)
+    tau = sz["tau0"] / np.sqrt(sz["m"]) * (np.sqrt(Ns) if control == "not-norm-bounded"
+                                             else np.ones(Ns.size))
+    V, se, lo, hi = (u[k] * tau for k in ("R", "stderr", "lower", "upper"))
+    ev = rademacher_n_evidence(Ns, V)
+    within = bool(np.all(lo <= V + 3 * se + 1e-15) and np.all(V - 3 * se <= hi + 1e-15))
+    ev["within_khintchine_kahane"] = within
     return Outcome(
-        passed=bool(fit.contains(-0.5) and within_kk),
-        measured={"N_exponent": fit.as_dict(), "R_at_N_max": float(V[:, -1].mean()),
-                  "max_rel_stderr": float((np.array(errs) / V).max()),
-                  "R_over_upper_at_N_max": float((V[:, -1] / np.array(hi)[:, -1]).mean()),
-                  "within_khintchine_kahane": within_kk},
-        bound={"N_exponent": -0.5},
-        tolerance="95% CI of the N-exponent contains -1/2; every value between the "
-                  "Khintchine-Kahane bounds (within 3 standard errors)",
+        measured={"N_exponent": ev["N_exponent"].estimate.as_dict(),
+                  "R_at_N_max": float(V[:, -1].mean()),
+                  "max_rel_stderr": float((se / V).max()),
+                  "R_over_upper_at_N_max": float((V[:, -1] / hi[:, -1]).mean()),
+                  "within_khintchine_kahane": within},
+        evidence=ev,
         regime={k: v for k, v in sz.items() if k != "N"} | {"N_min": int(Ns[0]),
                                                            "N_max": int(Ns[-1])},
-        figure={"N": Ns, "R": V.mean(0), "stderr": np.array(errs).mean(0),
-                "lower": np.array(lo).mean(0), "upper": np.array(hi).mean(0)})
+        figure={"N": Ns, "R": V.mean(0), "R_all": V, "stderr": se.mean(0),
+                "lower": lo.mean(0), "upper": hi.mean(0)})
 
 
-@register("step-4-rademacher-L", label="lemma-step-4",
-          claim="The Rademacher complexity of the linear class (radius tau0/sqrt(m), position "
-                "j = L) grows polynomially in L, not exponentially: a power law fits better "
-                "than an exponential.",
-          quick=dict(m=256, L=(3, 4, 5, 6, 7, 8, 9, 10), N=48, d_x=5, d=1, eps_x=0.1,
-                     seeds=6, draws=200, tau0=1.0),
-          full=dict(m=2048, L=(3, 4, 6, 8, 11, 16, 23, 32), N=256, d_x=8, d=1, eps_x=0.1,
-                    seeds=8, draws=500, tau0=1.0),
-          controls=("exploding-W",), depends=("equation-5.1", "definition-sgd"))
-@single_threaded
-def _step_4_rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
-    Ls = np.asarray(sz["L"], dtype=int)
-    m = sz["m"]
-    V = np.zeros((sz["seeds"], Ls.size))
+_RAD_L_QUICK = dict(m=256, L=16, N=12, d_x=5, d=1, eps_x=0.1, seeds=30, draws=200, tau0=1.0)
+_RAD_L_FULL = dict(m=2048, L=32, N=32, d_x=8, d=1, eps_x=0.1, seeds=16, draws=500, tau0=1.0)
+#: Variance of W in units of 1/m for the controls: 4 makes sigma(W .) stretch vectors by sqrt(2)
+#: (rate ln sqrt 2: the earlier bounds' beta^L), 8 by 2 (rate ln 2, beyond it).
+_EXPLODING = {"exploding-W": 4.0, "exploding-W-x2": 8.0}
+
+
+@lru_cache(maxsize=8)
+def _rademacher_l_cached(key: tuple, seed: int, control: str | None) -> dict[str, Any]:
+    """Unit-radius R of the class F_{j,1} at every output position j = 3..L of one length-L
+    sequence sample per seed (the class at position j depends only on the first j inputs, so
+    this is the class of the length-j prefix): (seeds, L-2), one independent draw of weights
+    and inputs per row."""
+    sz = dict((k, v) for k, v in key[0])
+    js = np.arange(3, int(sz["L"]) + 1)
+    V = np.zeros((sz["seeds"], js.size))
     spec = []
     for k in range(sz["seeds"]):
         s = seed * 1000 + k
-        for q, L in enumerate(Ls):
-            w, x = _setup(m, sz, s, n=sz["N"], L=int(L))
-            if control == "exploding-W":  # W ~ N(0, 4/m): sigma(W .) amplifies by sqrt(2)
-                w = Weights(w.W * np.sqrt(2.0), w.A, w.B)
-            r = rad.empirical_rademacher(w, x, sz["tau0"] / np.sqrt(m), draws=sz["draws"],
-                                         seed=s + int(L))
-            V[k, q] = r.value
-        spec.append(float(np.linalg.norm(backend.to_numpy(w.W), 2)))
+        w, x = _setup(sz["m"], sz, s, n=sz["N"], L=int(sz["L"]))
+        if control in _EXPLODING:
+            w = Weights(w.W * np.sqrt(_EXPLODING[control] / 2.0), w.A, w.B)
+        fac = rad.output_gradient_factors(w, x)
+        V[k] = [rad.rademacher_from_gram(rad.gram(*fac[(int(j), 0)]), 1.0, draws=sz["draws"],
+                                         seed=s + int(j)).value for j in js]
+        if k < 4:
+            spec.append(float(np.linalg.norm(backend.to_numpy(w.W), 2)))
+    return {"R": V, "spectral_norm_W": float(np.mean(spec))}
+
+
+def rademacher_l_evidence(js: Sequence[int], R: Any) -> dict[str, Any]:
+    """Evidence of the two step-4-rademacher-L checks from R (seeds, len(js)), one row per
+    independent draw (the positions of a row share it): the nested growth model
+    log R = a + k log j + r j fitted per row (:func:`rnnproof.stats.growth_fit`), and the mean
+    rate over rows with its standard error (``rate``); ``growth`` pools every point, for the
+    figures only."""
+    js = np.asarray(js, dtype=float)
+    R = np.atleast_2d(np.asarray(R, dtype=float))
+    if R.shape[0] < 2 or R.shape[1] != js.size:
+        raise ValueError(f"R must be (seeds >= 2, {js.size}), got {R.shape}")
+    return {"rate": mean_estimate(nested_rates(js, R)),
+            "growth": growth_fit(np.tile(js, (R.shape[0], 1)).ravel(), R.ravel())}
+
+
+def nested_rates(x: Any, Y: Any) -> np.ndarray:
+    """The rate r of the nested model log y = a + k log x + r x of
+    :func:`rnnproof.stats.growth_fit`, fitted to every row of Y at once (one least-squares
+    solve with many right-hand sides; equal to ``growth_fit(x, row).rate.value``)."""
+    x = np.asarray(x, dtype=float)
+    if np.unique(x).size < 4:
+        raise ValueError("a per-row nested growth fit needs >= 4 distinct x")
+    X = np.column_stack([np.ones(x.size), np.log(x), x])
+    return np.linalg.lstsq(X, _finite_log(Y).T, rcond=None)[0][2]
+
+
+def _rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
+    js = np.arange(3, int(sz["L"]) + 1)
+    u = _rademacher_l_cached(_key(sz), seed, control)
+    V = u["R"] * sz["tau0"] / np.sqrt(sz["m"])
+    ev = rademacher_l_evidence(js, V)
+    g: GrowthFit = ev["growth"]
     gm = np.exp(np.log(V).mean(0))  # geometric mean over seeds
-    fits = growth_fit(Ls, gm)
-    ci = fit_loglog(np.tile(Ls, (V.shape[0], 1)), V)
     # infinite-width, nearly-identical-inputs heuristic:
-    # R ~ tau0 sqrt(2/pi) sqrt((L-1)/(2d)) / sqrt(N)
-    pred = sz["tau0"] * np.sqrt(2 / np.pi) * np.sqrt((Ls - 1) / (2 * sz["d"])) / np.sqrt(sz["N"])
-    passed = fits.preferred == "polynomial"
+    # R ~ tau0 sqrt(2/pi) sqrt((j-1)/(2d)) / sqrt(N)
+    pred = sz["tau0"] * np.sqrt(2 / np.pi) * np.sqrt((js - 1) / (2 * sz["d"])) / np.sqrt(sz["N"])
     return Outcome(
-        passed=bool(passed),
-        measured={"power_exponent": ci.as_dict(), "exp_rate": fits.exp_rate,
-                  "sse_power": fits.poly_sse, "sse_exp": fits.exp_sse,
-                  "R_at_L_max": float(gm[-1]), "spectral_norm_W": float(np.mean(spec)),
+        measured={"rate": ev["rate"].as_dict(), "pooled_fit": g.as_dict(),
+                  "R_at_L_max": float(gm[-1]), "spectral_norm_W": u["spectral_norm_W"],
                   "measured_over_heuristic_at_L_max": float(gm[-1] / pred[-1]),
-                  "heuristic_power_exponent": growth_fit(Ls, pred).poly_exponent},
-        bound={"model": "power law fits better than exponential (smaller SSE of log R)"},
-        tolerance="residual sum of squares of log R (geometric mean over seeds): power < exp",
-        regime={k: v for k, v in sz.items() if k != "L"} | {"L_min": int(Ls[0]),
-                                                           "L_max": int(Ls[-1])},
-        figure={"L": Ls, "R": gm, "R_all": V, "heuristic": pred,
-                "spectral_norm_W": float(np.mean(spec))})
+                  "heuristic_rate": growth_fit(js, pred).rate.value,
+                  "sqrt2_rate": math.log(math.sqrt(2.0)),
+                  "polynomial_margin": float(POLY_RATE_MARGIN)},
+        evidence={"rate": ev["rate"]},
+        regime={k: v for k, v in sz.items() if k != "L"} | {
+            "j_min": 3, "L_max": int(sz["L"]),
+            "design": "one length-L sample per seed; R of F_{j,1} at every j = 3..L"},
+        figure={"L": js, "R": gm, "R_all": V, "heuristic": pred,
+                "nested": g.predict_nested(js), "spectral_norm_W": u["spectral_norm_W"]})
+
+
+@register("step-4-rademacher-L", label="lemma-step-4",
+          claim="The Rademacher complexity of the linear class F_{j,1} (radius tau0/sqrt(m)) "
+                "grows polynomially in the position j <= L: in log R = a + k log j + r j the rate "
+                "r is 0.",
+          quick=_RAD_L_QUICK, full=_RAD_L_FULL, controls=("exploding-W",),
+          rule=Rule((polynomial_growth("rate", "rate r of the nested growth model in j"),)),
+          depends=("equation-5.1", "definition-sgd"))
+@single_threaded
+def _step_4_rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
+    return _rademacher_l(sz, seed, control)
+
+
+@register("step-4-rademacher-L-sqrt2", label="lemma-step-4",
+          claim="The Rademacher complexity of the linear class grows in the position j slower "
+                "than the sqrt(2)^j of the earlier bounds: the rate r of the nested model is "
+                "below ln sqrt(2).",
+          quick=_RAD_L_QUICK, full=_RAD_L_FULL, controls=("exploding-W-x2",),
+          rule=Rule((slower_than_sqrt2_power("rate", "rate r of the nested growth model in j"),)),
+          depends=("equation-5.1", "definition-sgd"))
+@single_threaded
+def _step_4_rademacher_l_sqrt2(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
+    return _rademacher_l(sz, seed, control)
+
+
+@lru_cache(maxsize=8)
+def _rademacher_m_cached(key: tuple, seed: int) -> np.ndarray:
+    """Unit-radius R for every (seed, width), independent draws per cell."""
+    sz = dict((k, v) for k, v in key[0])
+    ms = np.asarray(sz["m"], dtype=int)
+    V = np.zeros((sz["seeds"], ms.size))
+    for k in range(sz["seeds"]):
+        for q, m in enumerate(ms):
+            s = seed * 1000 + 20 * k + q
+            w, x = _setup(int(m), sz, s, n=sz["N"])
+            V[k, q] = rad.empirical_rademacher(w, x, 1.0, draws=sz["draws"], seed=s).value
+    return V
+
+
+def rademacher_m_evidence(ms: Sequence[int], R: Any) -> dict[str, SlopeFit]:
+    """Evidence of step-4-rademacher-m from R (seeds, len(m)) of independent draws: the
+    log-log slope in m, every point pooled."""
+    R = np.atleast_2d(np.asarray(R, dtype=float))
+    return {"m_exponent": fit_loglog(np.tile(np.asarray(ms, dtype=float), (R.shape[0], 1)), R)}
 
 
 @register("step-4-rademacher-m", label="lemma-step-4",
           claim="At radius tau0/sqrt(m) (the scale of ||W*||_F) the Rademacher complexity of the "
                 "linear class does not grow with the width m.",
-          quick=dict(m=(256, 512, 1024, 2048), L=5, N=48, d_x=5, d=1, eps_x=0.1, seeds=4,
+          quick=dict(m=(256, 512, 1024, 2048), L=5, N=12, d_x=5, d=1, eps_x=0.1, seeds=8,
                      draws=200, tau0=1.0),
           full=dict(m=(256, 512, 1024, 2048, 4096, 8192), L=10, N=256, d_x=8, d=1, eps_x=0.1,
                     seeds=8, draws=500, tau0=1.0),
-          controls=("not-norm-bounded",), depends=("equation-5.1", "definition-5.3",
-                                                  "definition-sgd"))
+          controls=("not-norm-bounded",),
+          rule=Rule((exponent("m_exponent", "exponent of R_N in the width m", 0.0,
+                              {"m^0.25": 0.25, "m^0.5 (radius tau0, not tau0/sqrt(m))": 0.5}),)),
+          depends=("equation-5.1", "definition-5.3", "definition-sgd"))
 @single_threaded
 def _step_4_rademacher_m(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     ms = np.asarray(sz["m"], dtype=int)
-    V = np.zeros((sz["seeds"], ms.size))
-    for k in range(sz["seeds"]):
-        s = seed * 1000 + k
-        for q, m in enumerate(ms):
-            w, x = _setup(int(m), sz, s, n=sz["N"])
-            tau = sz["tau0"] if control == "not-norm-bounded" else sz["tau0"] / np.sqrt(m)
-            V[k, q] = rad.empirical_rademacher(w, x, tau, draws=sz["draws"], seed=s).value
-    fit = fit_loglog(np.tile(ms, (V.shape[0], 1)), V)
+    u = _rademacher_m_cached(_key(sz), seed)
+    # R is linear in the radius; the control keeps the radius at tau0 (not norm-bounded in
+    # the paper's scale ||W*||_F = O(1/sqrt(m)))
+    tau = (np.full(ms.size, sz["tau0"]) if control == "not-norm-bounded"
+           else sz["tau0"] / np.sqrt(ms))
+    V = u * tau
+    ev = rademacher_m_evidence(ms, V)
     return Outcome(
-        passed=bool(fit.contains(0.0) and not fit.contains(0.5)),
-        measured={"m_exponent": fit.as_dict(), "R_mean": float(V.mean())},
-        bound={"m_exponent": 0.0, "excluded": 0.5},
-        tolerance="95% CI of the m-exponent contains 0 and excludes 1/2 (the growth of an "
-                  "unnormalized radius)",
+        measured={"m_exponent": ev["m_exponent"].estimate.as_dict(), "R_mean": float(V.mean())},
+        evidence=ev,
         regime={k: v for k, v in sz.items() if k != "m"} | {"m_min": int(ms[0]),
                                                            "m_max": int(ms[-1])},
         figure={"m": ms, "R": V.mean(0), "R_all": V})
@@ -298,21 +506,22 @@ def _task(sz: Mapping[str, Any], seed: int) -> tuple[Any, Any]:
     return target, sample
 
 
-@register("step-4-generalization-bound", label="theorem-step-4-bound",
-          claim="For an SGD-trained network (logistic loss) the measured generalization gap is at "
-                "most 2 lam sum_j R_N(linear class of radius tau >= ||W'||_F) + confidence term + "
-                "the step-1 approximation error.",
-          quick=dict(m=256, L=5, d_x=5, d=1, eps_x=0.1, N=128, n_eval=1024, T=500, runs=3,
-                     delta=0.05, draws=200),
-          full=dict(m=2048, L=8, d_x=8, d=1, eps_x=0.1, N=1024, n_eval=8192, T=4000, runs=8,
-                    delta=0.05, draws=500),
-          controls=("not-norm-bounded",),
-          depends=("lemma-step-1", "lemma-step-4", "definition-sgd", "equation-5.1"))
-@single_threaded
-def _step_4_generalization_bound(sz: Mapping[str, Any], seed: int,
-                                 control: str | None) -> Outcome:
+def constant_output_risk(y_train: Any, y_test: Any) -> float:
+    """Test logistic risk of the best input-independent output: per (j, s) the constant
+    log-odds of the training labels, sum_{j,s} of the test cross-entropy (the risk a network
+    reaches without using its inputs)."""
+    yt = np.asarray(y_train, dtype=float)
+    ye = np.asarray(y_test, dtype=float)
+    p = np.clip((yt > 0).mean(axis=0), 0.5 / yt.shape[0], 1 - 0.5 / yt.shape[0])  # (L-2, d)
+    q = (ye > 0).mean(axis=0)
+    return float(-(q * np.log(p) + (1 - q) * np.log(1 - p)).sum())
+
+
+@lru_cache(maxsize=8)
+def _bound_runs_cached(key: tuple, seed: int) -> list[dict[str, Any]]:
     from .. import train  # noqa: PLC0415
 
+    sz = dict((k, v) for k, v in key[0])
     _, sample = _task(sz, seed)
     rows = []
     for k in range(sz["runs"]):
@@ -320,89 +529,147 @@ def _step_4_generalization_bound(sz: Mapping[str, Any], seed: int,
         w = init_weights(sz["m"], sz["d_x"], sz["d"], s)
         x, y = sample(sz["N"], 10_000 + s)
         xe, ye = sample(sz["n_eval"], 20_000 + s)
+        xt, yt = sample(sz["n_eval"], 30_000 + s)
         hp = train.choose_hyperparameters(w, x, sz["eps_x"])
         res = train.sgd(w, x, y, hp.lam, hp.eta, sz["T"], seed=s, loss="logistic")
-        tr = train.risk(w, x, y, hp.lam, res.shift, loss="logistic")
-        ev_true, _ = rad.logistic_losses(w, xe, ye, hp.lam, res.shift)
-        te, te_se = float(ev_true.mean()), float(ev_true.std(ddof=1) / np.sqrt(ev_true.size))
         norm = float(np.sqrt(float((backend.to_numpy(res.shift) ** 2).sum())))
-        tau = norm / 4.0 if control == "not-norm-bounded" else None
+        fac, fac_e = rad.output_gradient_factors(w, x), rad.output_gradient_factors(w, xe)
         gb = rad.generalization_bound(w, x, y, xe, ye, hp.lam, res.shift, delta=sz["delta"],
-                                      tau=tau, draws=sz["draws"], seed=s)
+                                      draws=sz["draws"], seed=s, factors=fac,
+                                      factors_eval=fac_e)
+        tr, te, te_se = gb.risk_train, gb.risk_eval, gb.risk_eval_stderr
+        adv = rad.adversarial_member(w, x, y, xe, ye, xt, yt, hp.lam, gb.tau, factors=fac,
+                                     factors_dir=fac_e)
         rows.append(dict(gap=te - tr, gap_se=te_se, train=tr, test=te, norm=norm, tau=gb.tau,
-                         in_class=norm <= gb.tau * (1 + 1e-12),
                          complexity=gb.complexity_term, confidence=gb.confidence_term,
                          approx=gb.approx_train + gb.approx_eval, range=gb.loss_range,
                          bound_exp=gb.bound_expectation, bound_hp=gb.bound_high_prob,
-                         lam=hp.lam, eta=hp.eta))
+                         adv_gap=adv.gap, adv_se=adv.test_stderr,
+                         constant=constant_output_risk(y, ye), lam=hp.lam, eta=hp.eta))
+    return rows
+
+
+@register("step-4-generalization-bound", label="theorem-step-4-bound",
+          claim="For an SGD-trained network (logistic loss) that beats every constant output, "
+                "the bound 2 lam sum_j R_N(linear class of radius tau >= ||W'||_F) holds for the "
+                "worst member of the class we can construct, which comes within a small factor "
+                "of it; for SGD's own output the bound (with the step-1 error) holds but is "
+                "vacuous.",
+          quick=dict(m=256, L=4, d_x=5, d=1, eps_x=0.5, N=128, n_eval=512, T=2000, runs=4,
+                     delta=0.05, draws=200),
+          full=dict(m=2048, L=8, d_x=8, d=1, eps_x=0.5, N=1024, n_eval=8192, T=16000, runs=8,
+                    delta=0.05, draws=500),
+          controls=("not-norm-bounded", "radius-over-sqrt-m"),
+          rule=Rule((
+              Exact("in_class", "every SGD output lies in the ball: ||W'_T||_F <= tau"),
+              Below("risk_over_constant", "test risk of the trained network over that of the "
+                    "best constant output", 1.0, "1: the network must beat every output that "
+                    "ignores its input"),
+              Below("adversary_over_bound", "gap of the constructed member over the bound "
+                    "2 lam sum R_N", 1.0, "the bound, which every member of the class obeys in "
+                    "expectation over Z"),
+              Below("gap_over_bound", "SGD's gap over its bound 2 lam sum R_N + step-1 error",
+                    1.0, "the bound (expectation form)", vacuous_factor=10.0),
+          )),
+          depends=("lemma-step-1", "lemma-step-4", "definition-sgd", "equation-5.1"))
+@single_threaded
+def _step_4_generalization_bound(sz: Mapping[str, Any], seed: int,
+                                 control: str | None) -> Outcome:
+    rows = _bound_runs_cached(_key(sz), seed)
     col = {key: np.array([r[key] for r in rows]) for key in rows[0]}
-    in_class = bool(col["in_class"].all())
-    gap_ucb = col["gap"] + 2 * col["gap_se"]
-    hp_ok = bool(np.all(gap_ucb <= col["bound_hp"]))
-    exp_ok = bool(gap_ucb.mean() <= col["bound_exp"].mean())
-    sqrt_m = np.sqrt(sz["m"])
+    sqrt_m = math.sqrt(sz["m"])
+    tau = col["tau"].copy()
+    complexity = col["complexity"].copy()
+    if control == "not-norm-bounded":  # a ball of a quarter of the output's norm
+        tau = col["norm"] / 4.0
+        complexity = complexity * tau / col["tau"]
+    elif control == "radius-over-sqrt-m":  # the complexity term at radius tau / sqrt(m)
+        complexity = complexity / sqrt_m
+    bound_exp = complexity + col["approx"]
+    in_class = bool(np.all(col["norm"] <= tau * (1 + 1e-12)))
+    adv_ratio = mean_estimate(col["adv_gap"] / complexity)
+    gap_ratio = mean_estimate(col["gap"] / bound_exp)
+    risk_ratio = mean_estimate(col["test"] / col["constant"])
     zero_risk = float((sz["L"] - 2) * sz["d"] * np.log(2.0))  # Obj of the output 0
+    certified = float((col["train"] + bound_exp).mean())
+    measured = {
+        "gap_mean": float(col["gap"].mean()), "gap_max": float(col["gap"].max()),
+        "gap_stderr_max": float(col["gap_se"].max()),
+        "train_risk_mean": float(col["train"].mean()),
+        "test_risk_mean": float(col["test"].mean()),
+        "constant_risk_mean": float(col["constant"].mean()),
+        "risk_over_constant": risk_ratio.value,
+        "norm_times_sqrt_m_mean": float(col["norm"].mean() * sqrt_m),
+        "tau_times_sqrt_m_max": float(tau.max() * sqrt_m),
+        "sgd_output_in_class": in_class,
+        "complexity_term_mean": float(complexity.mean()),
+        "confidence_term_mean": float(col["confidence"].mean()),
+        "approx_term_mean": float(col["approx"].mean()),
+        "loss_range_mean": float(col["range"].mean()),
+        "bound_expectation_mean": float(bound_exp.mean()),
+        "bound_high_prob_mean": float((bound_exp + col["confidence"]).mean()),
+        "adversary_gap_mean": float(col["adv_gap"].mean()),
+        "adversary_over_bound": adv_ratio.value,
+        "bound_over_adversary": float(1.0 / adv_ratio.value) if adv_ratio.value > 0
+        else float("inf"),
+        "gap_over_bound": gap_ratio.value,
+        "bound_over_gap": float(bound_exp.mean() / max(abs(col["gap"].mean()), 1e-12)),
+        "approx_over_gap": float(col["approx"].mean() / max(abs(col["gap"].mean()), 1e-12)),
+        "zero_predictor_risk": zero_risk,
+        "certified_test_risk_expectation": certified,
+        "certified_test_risk_high_prob": float((col["train"] + bound_exp
+                                                + col["confidence"]).mean()),
+        "expectation_vacuous": bool(np.all(col["train"] + bound_exp >= zero_risk)),
+    }
+    finding = None
+    if control is None:
+        finding = Finding(
+            "vacuous", "The assembled generalization bound is vacuous for SGD's output",
+            printed="Theorem 1 bounds the population risk of the SGD iterates; its "
+                    "generalization part (our formulation: $\\mathbb E_{\\mathcal D}\\mathrm{Obj}-"
+                    "\\mathbb E_{\\mathcal Z}\\mathrm{Obj}\\le 2\\lambda\\sum_{j,s}\\widehat{"
+                    "\\mathfrak R}_N+\\Delta_{\\mathcal D}+\\Delta_{\\mathcal Z}$) is what "
+                    "makes the risk of SGD's output small.",
+            observed=f"At $N={sz['N']}$, $m={sz['m']}$ the expectation form of the bound is "
+                     f"{measured['bound_over_gap']:.3g} times SGD's measured gap, and training "
+                     f"risk plus bound, {certified:.3g}, exceeds the risk "
+                     f"{zero_risk:.3g} of the zero output.",
+            holds="The bound holds, and its arithmetic is not where the slack lies: a member "
+                  "of the same norm ball that we construct has a gap "
+                  f"{adv_ratio.value:.2g} of the complexity term. The ball of radius "
+                  "$\\|W'_{\\rm SGD}\\|_F$ contains functions that generalize far worse than "
+                  "SGD's output; certifying SGD needs $N\\ge\\mathrm{poly}(C,\\varepsilon^{-1},"
+                  "\\log m)$, out of reach here.")
     return Outcome(
-        passed=in_class and hp_ok and exp_ok,
-        measured={"gap_mean": float(col["gap"].mean()), "gap_max": float(col["gap"].max()),
-                  "gap_stderr_max": float(col["gap_se"].max()),
-                  "train_risk_mean": float(col["train"].mean()),
-                  "test_risk_mean": float(col["test"].mean()),
-                  "norm_times_sqrt_m_mean": float(col["norm"].mean() * sqrt_m),
-                  "tau_times_sqrt_m_max": float(col["tau"].max() * sqrt_m),
-                  "sgd_output_in_class": in_class,
-                  "complexity_term_mean": float(col["complexity"].mean()),
-                  "confidence_term_mean": float(col["confidence"].mean()),
-                  "approx_term_mean": float(col["approx"].mean()),
-                  "loss_range_mean": float(col["range"].mean()),
-                  "bound_expectation_mean": float(col["bound_exp"].mean()),
-                  "bound_high_prob_mean": float(col["bound_hp"].mean()),
-                  "bound_over_gap": float(col["bound_exp"].mean()
-                                          / max(abs(col["gap"].mean()), 1e-12)),
-                  "approx_over_gap": float(col["approx"].mean()
-                                           / max(abs(col["gap"].mean()), 1e-12)),
-                  "zero_predictor_risk": zero_risk,
-                  "certified_test_risk_expectation": float((col["train"]
-                                                            + col["bound_exp"]).mean()),
-                  "certified_test_risk_high_prob": float((col["train"] + col["bound_hp"]).mean()),
-                  "expectation_vacuous": bool(np.all(col["train"] + col["bound_exp"]
-                                                     >= zero_risk)),
-                  "high_prob_vacuous": bool(np.all(col["train"] + col["bound_hp"] >= zero_risk))},
-        bound={"expectation": "mean gap (+2 s.e.) <= mean of 2 lam sum R + approx",
-               "high_probability": "each gap (+2 s.e.) <= 2 lam sum R + conf + approx",
-               "class": "||W'_SGD||_F <= tau"},
-        tolerance="gap upper confidence (+2 s.e. of the test mean); no slack on the bound",
+        measured=measured,
+        evidence={"in_class": in_class, "risk_over_constant": risk_ratio,
+                  "adversary_over_bound": adv_ratio, "gap_over_bound": gap_ratio},
         regime=dict(sz) | {"lam": float(col["lam"][0]), "eta_first_run": float(col["eta"][0]),
                            "loss": "logistic", "target": "sign of (3.1), Phi in {z, sin 2z}"},
-        figure={"gap": col["gap"], "gap_se": col["gap_se"], "complexity": col["complexity"],
+        finding=finding,
+        figure={"gap": col["gap"], "gap_se": col["gap_se"], "complexity": complexity,
                 "confidence": col["confidence"], "approx": col["approx"],
-                "bound_exp": col["bound_exp"], "bound_hp": col["bound_hp"],
-                "loss_range": col["range"]})
+                "bound_exp": bound_exp, "bound_hp": bound_exp + col["confidence"],
+                "loss_range": col["range"], "adversary": col["adv_gap"]})
 
 
 # ------------------------------------------------------------------------------------------
-# Step 3: SGD against the comparator W* of Definition 5.3
+# Step 3: SGD against the best comparator in the ball of W* / lambda
 # ------------------------------------------------------------------------------------------
 
 _STEP3_QUICK = dict(m=512, L=4, d_x=5, d=1, eps_x=0.5, N=128, T=500, record_every=50,
                     eps_e=0.1, eps_c=1.0, grad_samples=16)
 _STEP3_FULL = dict(m=4096, L=6, d_x=8, d=1, eps_x=0.5, N=1024, T=5000, record_every=250,
                    eps_e=0.1, eps_c=1.0, grad_samples=64)
-_STEP3_CACHE: dict[tuple, dict[str, Any]] = {}
 
 
-def _step3_run(sz: Mapping[str, Any], seed: int, eta_factor: float) -> dict[str, Any]:
-    """One SGD run (l2 loss, labels F*(x*) of a target (3.1) with Phi = z) and the comparator
-    V* = W* / lambda, W* from :func:`rnnproof.construction.construct_w_star`. Cached per
-    (sizes, seed, eta_factor) so that the two step-3 checks share the run."""
-    key = (tuple(sorted(sz.items())), seed, eta_factor, backend.name(),
-           str(backend.default_dtype()))
-    if key in _STEP3_CACHE:
-        return _STEP3_CACHE[key]
+@lru_cache(maxsize=8)
+def _step3_cached(key: tuple, seed: int, eta_factor: float) -> dict[str, Any]:
     from .. import construction, train  # noqa: PLC0415
     from ..concept import random_target, z  # noqa: PLC0415
     from ..rnn import LowRank, objective_and_grad  # noqa: PLC0415
 
+    sz = dict((k, v) for k, v in key[0])
     target = random_target(sz["L"], sz["d_x"], sz["d"], 1, (z,), seed=seed)
     w = init_weights(sz["m"], sz["d_x"], sz["d"], seed)
     xs = random_true_inputs(sz["N"], sz["L"], sz["d_x"], 10_000 + seed)
@@ -411,7 +678,8 @@ def _step3_run(sz: Mapping[str, Any], seed: int, eta_factor: float) -> dict[str,
     hp = train.choose_hyperparameters(w, x, sz["eps_x"])
     lam, eta = hp.lam, hp.eta * eta_factor
     v_star = LowRank(c.W_star.U / lam, c.W_star.V)  # lam f(V*) = f(W*)
-    sqrt_m = np.sqrt(sz["m"])
+    radius = v_star.frobenius_norm()  # = ||W*||_F / lam
+    best = coupling.best_in_ball(w, x, y, lam, radius)
     g = np.random.default_rng(seed + 5)
     probe = g.choice(sz["N"], size=min(sz["grad_samples"], sz["N"]), replace=False)
     rec: dict[str, list[float]] = {"t": [], "norm": [], "obj_lin": [], "obj": [], "grad_sq": []}
@@ -428,25 +696,32 @@ def _step3_run(sz: Mapping[str, Any], seed: int, eta_factor: float) -> dict[str,
 
     res = train.sgd(w, x, y, lam, eta, sz["T"], seed=seed, loss="l2",
                     record_every=sz["record_every"], callback=callback)
-    v_norm = v_star.frobenius_norm()
-    out = {k: np.asarray(v) for k, v in rec.items()}
+    out: dict[str, Any] = {k: np.asarray(v) for k, v in rec.items()}
     out.update(
-        lam=lam, eta=eta, T=sz["T"], v_norm=v_norm, w_star_norm=c.W_star.frobenius_norm(),
+        lam=lam, eta=eta, T=sz["T"], radius=radius, w_star_norm=c.W_star.frobenius_norm(),
         obj_lin_star=coupling.linear_objective(w, x, y, lam, v_star),
         obj_zero=coupling.linear_objective(w, x, y, lam, None),
+        best=best,
         online_mean=float(np.mean(res.objective)) if res.objective.size else float("nan"),
-        sqrt_m=sqrt_m, active=[int(a) for a in c.active_counts],
-        H_bound=float(c.H_bound),
+        sqrt_m=float(np.sqrt(sz["m"])), active=[int(a) for a in c.active_counts],
         paper_eps_c=float(construction.paper_eps_c(sz["eps_e"], sz["eps_x"], c.C_prime)))
     out["paper_active_expected"] = float(sz["m"] * construction.active_probability(
         out["paper_eps_c"], 1.0))
-    _STEP3_CACHE[key] = out
     return out
+
+
+def _step3_run(sz: Mapping[str, Any], seed: int, eta_factor: float) -> dict[str, Any]:
+    """One SGD run (l2 loss, labels F*(x*) of a target (3.1) with Phi = z), the comparator
+    V* = W*/lambda (W* of :func:`rnnproof.construction.construct_w_star`) and the best V in the
+    ball ||V||_F <= ||W*||_F / lambda (:func:`rnnproof.coupling.best_in_ball`). Cached per
+    (sizes, seed, eta_factor) so that the two step-3 checks share the run."""
+    return _step3_cached(_key(sz), seed, float(eta_factor))
 
 
 def _step3_regime(sz: Mapping[str, Any], r: Mapping[str, Any]) -> dict[str, Any]:
     return dict(sz) | {"lam": r["lam"], "eta": r["eta"], "loss": "l2",
                        "target": "(3.1) with p = 1, Phi = z, labels F*(x*)",
+                       "comparator_ball": "||V||_F <= ||W*||_F / lambda",
                        "active_neurons_per_position": r["active"],
                        "paper_eps_c": r["paper_eps_c"],
                        "paper_active_expected": r["paper_active_expected"]}
@@ -456,60 +731,91 @@ def _step3_regime(sz: Mapping[str, Any], r: Mapping[str, Any]) -> dict[str, Any]
           claim="Along the SGD path the shift stays inside the ball of the comparator: "
                 "||W_t||_F <= ||W*||_F / lambda for every recorded t <= T.",
           quick=_STEP3_QUICK, full=_STEP3_FULL, controls=("eta-x10",),
+          rule=Rule((Below("max_norm_ratio", "largest recorded ||W'_t||_F / (||W*||_F / lambda)",
+                           1.0, "the radius ||W*||_F / lambda of the comparator ball (the norm "
+                           "of V* = W*/lambda, for which lambda f(V*) = f(W*))"),)),
           depends=("definition-5.3", "lemma-step-1", "definition-sgd"))
 @single_threaded
 def _step_3_norm_path(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     r = _step3_run(sz, seed, 10.0 if control == "eta-x10" else 1.0)
-    ratio = r["norm"] / r["v_norm"]
+    ratio = r["norm"] / r["radius"]
+    worst = float(ratio.max()) if np.all(np.isfinite(ratio)) else float("inf")
     half = r["t"] >= r["T"] / 2
     growth = None
-    if np.sum(half & (r["norm"] > 0)) >= 3:
-        growth = fit_loglog(r["t"][half], r["norm"][half]).as_dict()
+    if np.sum(half & (r["norm"] > 0)) >= 3 and np.all(np.isfinite(r["norm"][half])):
+        growth = fit_loglog(r["t"][half], r["norm"][half]).estimate.as_dict()
     return Outcome(
-        passed=bool(np.all(np.isfinite(ratio)) and ratio.max() <= 1.0),
-        measured={"max_norm_over_comparator": float(ratio.max()),
+        measured={"max_norm_over_comparator": worst,
                   "final_norm_times_sqrt_m": float(r["norm"][-1] * r["sqrt_m"]),
-                  "comparator_norm_times_sqrt_m": float(r["v_norm"] * r["sqrt_m"]),
+                  "comparator_norm_times_sqrt_m": float(r["radius"] * r["sqrt_m"]),
                   "w_star_norm_times_sqrt_m": float(r["w_star_norm"] * r["sqrt_m"]),
                   **({"late_growth_exponent": growth} if growth else {})},
-        bound={"max_norm_over_comparator": 1.0},
-        tolerance="none: the recorded ||W_t||_F must not exceed ||W*||_F / lambda",
+        evidence={"max_norm_ratio": worst},
         regime=_step3_regime(sz, r),
-        figure={"t": r["t"], "norm": r["norm"], "v_norm": r["v_norm"],
+        figure={"t": r["t"], "norm": r["norm"], "v_norm": r["radius"],
                 "w_star_norm": r["w_star_norm"], "sqrt_m": r["sqrt_m"]})
 
 
+def _eps_rel() -> float:
+    from ..train import EPS_REL  # noqa: PLC0415
+
+    return float(EPS_REL)
+
+
+STEP3_RULE = Rule((
+    Exact("optimality", "the best V of the ball is certified (KKT residual, complementary "
+          "slackness, objective recomputed through the linear response)", "chain"),
+    Exact("last_in_ball", "the last SGD iterate lies in the comparator ball"),
+    Below("gap_last", "Obj(W'_T) - min over the ball of Obj_lin", "eps_lin",
+          "eps = EPS_REL (10%, the eps of the Theorem 1 protocol) of the decrease "
+          "Obj_lin(0) - min_ball Obj_lin that the best comparator achieves"),
+    Below("online_mean", "averaged online objective (1/T) sum_t Obj_t(W'_t)", "ogd_bound",
+          "min_ball Obj_lin + ||V_opt||_F^2 / (2 eta T) + eta G^2 / 2: the online-gradient-"
+          "descent bound of lemma-step-3 at the best comparator V_opt"),
+))
+
+
 @register("step-3-linear-objective", label="lemma-step-3",
-          claim="SGD lowers the training objective and does at least as well as the comparator "
-                "V* = W*/lambda: Obj_lin(W_T) <= Obj_lin(V*), and the averaged online objective "
-                "obeys the online-gradient-descent bound Obj_lin(V*) + ||V*||^2/(2 eta T) + "
-                "eta G^2/2.",
+          claim="SGD's last iterate comes within eps of the best comparator V in the ball "
+                "||V||_F <= ||W*||_F / lambda for the linear objective (a convex problem solved "
+                "exactly): Obj(W'_T) <= min_ball Obj_lin + eps; and the averaged online "
+                "objective obeys the online-gradient-descent bound at that comparator.",
           quick=_STEP3_QUICK, full=_STEP3_FULL, controls=("frozen-W", "eta-x10"),
+          rule=STEP3_RULE,
           depends=("definition-5.3", "lemma-step-1", "equation-5.1", "definition-sgd"))
 @single_threaded
 def _step_3_linear_objective(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     factor = {"frozen-W": 0.0, "eta-x10": 10.0}.get(control or "", 1.0)
     r = _step3_run(sz, seed, factor)
+    best: coupling.BallOptimum = r["best"]
     eta, T = r["eta"], r["T"]
     g2 = float(np.mean(r["grad_sq"]))
-    slack = (r["v_norm"] ** 2 / (2 * eta * T) if eta > 0 else float("inf")) + eta * g2 / 2
-    ogd_bound = r["obj_lin_star"] + slack
-    final_ok = bool(r["obj_lin"][-1] <= r["obj_lin_star"])
-    ogd_ok = bool(r["online_mean"] <= ogd_bound)
-    decreased = bool(r["obj"][-1] < r["obj_zero"])  # SGD lowers the training objective
+    slack = (best.norm ** 2 / (2 * eta * T) if eta > 0 else float("inf")) + eta * g2 / 2
+    last = float(r["obj_lin"][-1])
+    true_last = float(r["obj"][-1])
+    gap = true_last - best.value if np.isfinite(true_last) else float("inf")
+    eps_lin = _eps_rel() * (best.value_at_zero - best.value)
+    in_ball = bool(np.isfinite(r["norm"][-1]) and r["norm"][-1] <= r["radius"] * (1 + 1e-12))
+    online = r["online_mean"] if np.isfinite(r["online_mean"]) else float("inf")
     return Outcome(
-        passed=final_ok and ogd_ok and decreased,
-        measured={"obj_lin_final": float(r["obj_lin"][-1]),
+        measured={"obj_lin_final": last, "obj_lin_best": best.value,
                   "obj_lin_comparator": r["obj_lin_star"], "obj_at_zero": r["obj_zero"],
-                  "obj_true_final": float(r["obj"][-1]),
-                  "first_order_gap_final": float(abs(r["obj"][-1] - r["obj_lin"][-1])),
-                  "comparator_beats_zero": bool(r["obj_lin_star"] < r["obj_zero"]),
-                  "online_mean": r["online_mean"], "ogd_bound": ogd_bound,
+                  "gap_to_best": gap, "eps_lin": eps_lin,
+                  "gap_over_eps": gap / eps_lin if eps_lin > 0 else float("inf"),
+                  "linear_gap_to_best": last - best.value,
+                  "linear_gap_over_eps": (last - best.value) / eps_lin if eps_lin > 0
+                  else float("inf"),
+                  "obj_true_final": true_last,
+                  "first_order_gap_final": float(abs(true_last - last)),
+                  "best_norm_over_radius": best.norm / best.radius,
+                  "multiplier": best.multiplier, "kkt_residual": best.kkt_residual,
+                  "optimality_deviation": best.optimality_deviation,
+                  "online_mean": online, "ogd_bound": best.value + slack,
                   "ogd_slack": slack, "mean_grad_sq": g2},
-        bound={"obj_lin_final_max": r["obj_lin_star"], "online_mean_max": ogd_bound},
-        tolerance="none: Obj(W_T) < Obj(0), Obj_lin(W_T) <= Obj_lin(V*), and the averaged "
-                  "online objective <= the online-gradient-descent bound (G^2 estimated at the "
-                  "recorded iterates)",
+        evidence={"optimality": best.optimality_deviation, "last_in_ball": in_ball,
+                  "gap_last": gap, "eps_lin": eps_lin, "online_mean": online,
+                  "ogd_bound": best.value + slack},
         regime=_step3_regime(sz, r),
         figure={"t": r["t"], "obj_lin": r["obj_lin"], "obj": r["obj"],
-                "obj_lin_star": r["obj_lin_star"], "obj_zero": r["obj_zero"]})
+                "obj_lin_best": best.value, "obj_lin_star": r["obj_lin_star"],
+                "obj_zero": r["obj_zero"]})
