@@ -218,7 +218,7 @@ def _learn_strings(target: concept.Target, strings_fn: Any, m: int, steps: int,
           claim="Counting: with admissible tokens a, b and a direction w* that sees both, a "
                 "polynomial Phi with Phi(0) = 0 maps a to +1 and b to -1; sum_i Phi vanishes "
                 "on a^n b^m exactly when n = m; SGD learns the counts.",
-          quick=dict(L=8, m=128, steps=1000, networks=3),
+          quick=dict(L=8, m=128, steps=1000, networks=5),
           full=dict(L=12, m=512, steps=20000, networks=5),
           controls=("one-hot-direction", "frozen-W"),
           rule=Rule((
