@@ -580,8 +580,8 @@ def _chain(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
                     " for every smooth $\\phi$.",
             observed=f"The left inequality fails at {len(violations)} of {total} grid points "
                      f"({viol_drop} with the $i=0$ term dropped); worst: $\\phi=$ "
-                     f"`{worst['phi']}`, $R={worst['R']:g}$, $\\varepsilon={worst['eps']:g}$, ratio "
-                     f"{worst['C_s_over_C_eps']:.4g}. Every violation has $c_0\\neq0$ "
+                     f"`{worst['phi']}`, $R={worst['R']:g}$, $\\varepsilon={worst['eps']:g}$, "
+                     f"ratio {worst['C_s_over_C_eps']:.4g}. Every violation has $c_0\\neq0$ "
                      "($C^*|c_0|$ against $2|c_0|$) or "
                      f"$\\log(1/\\varepsilon)<L^\\star={L_STAR:.4g}$ (the $i=1$ term; "
                      f"{len(outside_prediction)} outside these two kinds). The right inequality "

@@ -193,8 +193,10 @@ def _kurtosis_estimate(a: np.ndarray) -> Estimate:
     return Estimate(k, float(inf.std(ddof=1) / math.sqrt(a.size)), float(a.size - 1))
 
 
-def _readings(prediction: float, competitors: Mapping[str, float], name: str,
-              statement: str) -> Equivalence:
+def _reading_criterion(prediction: float, competitors: Mapping[str, float], name: str,
+                       statement: str) -> Equivalence:
+    """``evidence[name]`` equals ``prediction`` within half the distance to the nearest value a
+    competing reading of the text gives, and every competing reading is rejected."""
     label, value = min(competitors.items(), key=lambda kv: abs(kv[1] - prediction))
     return Equivalence(name, statement, prediction, abs(value - prediction) / 2,
                        f"half the distance to the nearest competing reading, {label} "
@@ -207,14 +209,16 @@ def _readings(prediction: float, competitors: Mapping[str, float], name: str,
           quick=dict(m=512, d_x=6, d=4, probes=64), full=dict(m=8192, d_x=16, d=8, probes=512),
           controls=("variance-1/m", "std-reading", "uniform-entries"),
           rule=Rule((
-              _readings(2.0, W_READINGS, "var_W", "m Var(W_ij)"),
-              _readings(2.0, W_READINGS, "var_A", "m Var(A_ij)"),
-              _readings(1.0, {"standard deviation 1/d (d >= 2: at most 1/2)": 0.5,
-                              "variance 1/m": 0.0}, "var_B", "d Var(B_ij)"),
-              _readings(3.0, {"uniform entries": KURTOSIS_UNIFORM, "sign entries": 1.0},
-                        "kurtosis", "E x^4 / (E x^2)^2 of the entries of W (Gaussian: 3)"),
-              _readings(1.0, {"variance 1/m": 0.5, "variance sqrt(2)/m": math.sqrt(2.0) / 2},
-                        "relu_energy", "||sigma(W h)||^2 for unit h"),
+              _reading_criterion(2.0, W_READINGS, "var_W", "m Var(W_ij)"),
+              _reading_criterion(2.0, W_READINGS, "var_A", "m Var(A_ij)"),
+              _reading_criterion(1.0, {"standard deviation 1/d (d >= 2: at most 1/2)": 0.5,
+                                       "variance 1/m": 0.0}, "var_B", "d Var(B_ij)"),
+              _reading_criterion(3.0, {"uniform entries": KURTOSIS_UNIFORM,
+                                       "sign entries": 1.0},
+                                 "kurtosis", "E x^4 / (E x^2)^2 of the entries of W (Gaussian: 3)"),
+              _reading_criterion(1.0, {"variance 1/m": 0.5,
+                                       "variance sqrt(2)/m": math.sqrt(2.0) / 2},
+                                 "relu_energy", "||sigma(W h)||^2 for unit h"),
               Exact("same_seed_same_weights", "the same seed gives the same W"),
           )))
 def _definition_3_3(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:

@@ -43,7 +43,7 @@ def rate_criterion(name: str, what: str) -> Equivalence:
 def rate_fit(widths: Sequence[int], errors: Any) -> SlopeFit:
     """The exponent of an error in the width: ``errors`` has shape (len(widths), draws), one
     independent network (and input) per entry, so all points are pooled in one log-log least
-    squares fit (Student t with 5 draws - 2 degrees of freedom)."""
+    squares fit (Student t with len(widths) * draws - 2 degrees of freedom)."""
     E = np.asarray(errors, dtype=float)
     if E.ndim != 2 or E.shape[0] != len(widths):
         raise ValueError(f"errors must have shape (len(widths), draws) = ({len(widths)}, .), "
