@@ -219,7 +219,7 @@ def _learn_strings(target: concept.Target, strings_fn: Any, m: int, steps: int,
                 "polynomial Phi with Phi(0) = 0 maps a to +1 and b to -1; sum_i Phi vanishes "
                 "on a^n b^m exactly when n = m; SGD learns the counts.",
           quick=dict(L=8, m=128, steps=1000, networks=5),
-          full=dict(L=12, m=512, steps=20000, networks=5),
+          full=dict(L=12, m=512, steps=4000, networks=5),
           controls=("one-hot-direction", "frozen-W"),
           rule=Rule((
               Exact("tokens_admissible", "a and b have unit norm and last coordinate 1/2"),
@@ -330,7 +330,7 @@ _POSITIONAL = (1.0, -1.0, 1.0, -1.0)  # c_2..c_5: each token's sign depends on i
           claim="An RNN trained by SGD on a position-dependent target of the form (3.1) tells "
                 "AAAB from AABA (same tokens, different order) with one weight matrix and no "
                 "position input.",
-          quick=dict(m=128, steps=1000, networks=4), full=dict(m=512, steps=20000, networks=6),
+          quick=dict(m=128, steps=1000, networks=4), full=dict(m=512, steps=4000, networks=6),
           controls=("frozen-W", "counting-labels"),
           rule=Rule((Equivalence("gap_ratio", "(F(AAAB) - F(AABA)) of the trained RNN over "
                                               "that of the target, at position L (mean over "
