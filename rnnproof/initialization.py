@@ -139,17 +139,23 @@ def consecutive_angle_limit(L: int, eps_x: float, d_x: int = 4) -> np.ndarray:
     return np.arccos(np.clip(cos, -1.0, 1.0))
 
 
-def later_state_cosines(count: int) -> np.ndarray:
+def later_state_cosines(count: int, activation: Activation = "relu",
+                        c1: float = 1.0 / np.pi) -> np.ndarray:
     """The eps_x -> 0 limit of cos angle(h_i, h_j) along the null sequence, for i < j:
     c_1 = 1/pi and c_{i+1} = f(c_i) with f(c) = kappa(c, 1, 1) of :func:`arccos_map`; it does
     not depend on j (our derivation: with the inputs switched off, K(i, j) = kappa(K(i-1, j-1)),
-    K(0, .) = 0, and every norm is 1). Returns c_1..c_count, array (count,)."""
+    K(0, .) = 0, and every norm is 1). Returns c_1..c_count, array (count,).
+
+    ``activation`` and ``c1`` change the map and the start (wrong theories for the negative
+    controls: ``"linear"`` keeps every c_i at c_1)."""
     if int(count) != count or count < 1:
         raise ValueError(f"count must be a positive integer, got {count!r}")
+    if not -1.0 <= c1 <= 1.0:
+        raise ValueError(f"c1 is a cosine and must lie in [-1, 1], got {c1!r}")
     c = np.empty(int(count))
-    c[0] = 1.0 / np.pi
+    c[0] = c1
     for i in range(1, int(count)):
-        c[i] = arccos_map(c[i - 1], 1.0, 1.0)
+        c[i] = arccos_map(c[i - 1], 1.0, 1.0, activation)
     return c
 
 
@@ -167,7 +173,7 @@ def rescaled(weights: Weights, w_var: float = 2.0, b_correlation: float = 0.0) -
         raise ValueError(f"w_var must be positive, got {w_var!r}")
     if not 0.0 <= b_correlation < 1.0:
         raise ValueError(f"b_correlation must lie in [0, 1), got {b_correlation!r}")
-    W = weights.W if w_var == 2.0 else weights.W * weights.W.dtype.type(np.sqrt(w_var / 2.0))
+    W = weights.W if w_var == 2.0 else weights.W * float(np.sqrt(w_var / 2.0))
     B = weights.B
     if b_correlation > 0:
         d = weights.d
@@ -365,9 +371,13 @@ def fit_across_draws(x: np.ndarray, Y: np.ndarray, log_x: bool = True,
     slopes = (ly - ly.mean(1, keepdims=True)) @ uc / (uc @ uc)
     intercepts = ly.mean(1) - slopes * u.mean()
     k = slopes.size
-    half = _st.t.ppf(0.5 + level / 2, k - 1) * slopes.std(ddof=1) / np.sqrt(k)
+    se = float(slopes.std(ddof=1) / np.sqrt(k))
+    half = float(_st.t.ppf(0.5 + level / 2, k - 1)) * se
     b = float(slopes.mean())
-    return SlopeFit(b, float(intercepts.mean()), b - float(half), b + float(half), level)
+    ise = float(intercepts.std(ddof=1) / np.sqrt(k))
+    cov = float(np.cov(intercepts, slopes, ddof=1)[0, 1] / k)
+    return SlopeFit(b, float(intercepts.mean()), b - half, b + half, level, se, float(k - 1),
+                    ise, cov, float(x.max()))
 
 
 # --------------------------------------------------------------------------- figures

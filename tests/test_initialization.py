@@ -113,6 +113,11 @@ def test_later_state_cosines_closed_form_and_asymptotics() -> None:
     np.testing.assert_allclose(C[iu], c[iu[0]], atol=1e-6)
     with pytest.raises(ValueError):
         ini.later_state_cosines(0)
+    # the wrong theories of the negative controls
+    assert np.all(ini.later_state_cosines(50, activation="linear") == 1 / np.pi)
+    assert ini.later_state_cosines(3, c1=0.5)[0] == 0.5
+    with pytest.raises(ValueError, match="cosine"):
+        ini.later_state_cosines(3, c1=1.5)
 
 
 def test_consecutive_angle_limit_matches_kernel() -> None:
@@ -228,6 +233,10 @@ def test_fit_across_draws() -> None:
     g = ini.fit_across_draws(t, Y2, log_x=False)
     half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t_{0.975, 2} * sd / sqrt(3)
     assert g.slope == pytest.approx(-0.2) and g.ci_high == pytest.approx(-0.2 + half)
+    # the fit carries its estimate (standard error of the mean slope, draws - 1 df)
+    e = g.estimate
+    assert e.df == 2 and e.stderr == pytest.approx(0.1 / np.sqrt(3))
+    assert e.interval(0.05)[1] == pytest.approx(g.ci_high)
     # power laws on log-log axes
     x = np.array([1e-3, 1e-2, 1e-1])
     assert ini.fit_across_draws(x, np.vstack([2 * x, 5 * x])).slope == pytest.approx(1.0)
@@ -261,3 +270,12 @@ def test_plot_loglog_fit_with_a_given_fit() -> None:
     assert ini.plot_loglog_fit(ax, [1e-3, 1e-2], [2e-3, 2e-2], 1.0, fit=given) is given
     assert "1.00 [0.99, 1.01]" in ax.get_legend().get_texts()[0].get_text()
     plt.close(fig)
+
+
+def test_draw_seeds_are_distinct_and_validated() -> None:
+    from rnnproof.checks.initialization import draw_seed
+
+    seeds = {draw_seed(s, m, k) for s in range(20) for m in (32, 64, 8192) for k in range(1024)}
+    assert len(seeds) == 20 * 3 * 1024
+    with pytest.raises(ValueError, match="0 <= k < 1024"):
+        draw_seed(0, 64, 1024)

@@ -1,8 +1,13 @@
 """Checks of Section 3.2: the concept class (3.1), Example 3.5 (two-layer networks of earlier
-tokens), Example 3.6 (counting) and footnote 6 (telling "AAAB" from "AABA")."""
+tokens), Example 3.6 (counting) and footnote 6 (telling "AAAB" from "AABA").
+
+Targets are evaluated in float64 NumPy whatever the backend, so their identities are held to
+float64 round-off. What SGD learns is measured over several independently trained networks
+(one seed each), so the verdict rests on a mean with a standard error, not on one run."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from itertools import product
 from typing import Any
@@ -12,9 +17,17 @@ import sympy as sp
 
 from .. import backend, concept, train
 from ..concept import z
+from ..stats import TOLERANCES, mean_estimate
+from ..verdicts import Below, Equivalence, Exact, Finding, Rule
 from .registry import Outcome, register
 
-EXACT = 1e-12  # float64 round-off allowance for identities that hold exactly
+#: Float64 round-off (targets are evaluated in NumPy float64 whatever the backend).
+F64 = TOLERANCES["identity"]["float64"]
+
+
+def _network_seeds(seed: int, count: int) -> list[int]:
+    """Seeds of the independently trained networks of one run (disjoint across runs)."""
+    return [seed * 1000 + k for k in range(int(count))]
 
 
 # --------------------------------------------------------------------------------------
@@ -28,7 +41,20 @@ EXACT = 1e-12  # float64 round-off allowance for identities that hold exactly
                 "with Gaussian label noise sigma has OPT = (L-2) d sigma^2 / 2.",
           quick=dict(L=6, d_x=6, d=2, p=2, n_ref=3, n_opt=20000, noise=0.1),
           full=dict(L=12, d_x=10, d=3, p=3, n_ref=6, n_opt=200000, noise=0.1),
-          controls=("off-by-one",), depends=("definition-3.1",))
+          controls=("off-by-one", "labels-without-noise"),
+          rule=Rule((
+              Exact("reference_dev", "Target = the literal sum (3.1) in 30-digit sympy, term by "
+                                     "term (largest absolute deviation; |F*| = O(1))", F64),
+              Exact("future_dev", "F*_j does not change when the tokens at positions >= j "
+                                  "are resampled", F64),
+              Exact("depends_on_previous", "F*_j changes when the token at j-1 is resampled"),
+              Equivalence("risk_of_target", "empirical risk of F* itself on noisy labels",
+                          "opt", "opt_margin",
+                          "half the distance from (L-2) d sigma^2 / 2 to the nearest competing "
+                          "count, d sigma^2 / 2 away ((L-1) positions, or sigma^2 per "
+                          "coordinate without the 1/2)"),
+          )),
+          depends=("definition-3.1",))
 @train.single_threaded
 def _equation_3_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     L, d_x, d, p = sz["L"], sz["d_x"], sz["d"], sz["p"]
@@ -57,18 +83,19 @@ def _equation_3_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Outc
         past_change = min(past_change, float(np.abs(target(mixed)[:, j] - F[:, j]).max()))
     # (c) OPT of a noisy data set: empirical risk of F* itself against (L-2) d sigma^2 / 2
     data = concept.sample_dataset(target, sz["n_opt"], sz["noise"], seed + 3)
-    per = 0.5 * ((data.y_star - data.clean) ** 2).sum(axis=(1, 2))
-    emp, se = float(per.mean()), float(per.std(ddof=1) / np.sqrt(per.size))
-    z_score = (emp - data.opt) / se
-    passed = dev <= EXACT and future_dev == 0.0 and past_change > 1e-6 and abs(z_score) <= 4
+    y = data.clean if control == "labels-without-noise" else data.y_star
+    risk = mean_estimate(0.5 * ((y - data.clean) ** 2).sum(axis=(1, 2)))
+    # competing counts lie d sigma^2 / 2 away or farther (for L >= 4 and d >= 2): half of it
+    margin = 0.5 * d * sz["noise"] ** 2 / 2
     return Outcome(
-        passed=passed,
         measured={"max_dev_reference": dev, "max_change_future_tokens": future_dev,
                   "min_change_previous_token": past_change, "terms": len(target.terms),
-                  "p": target.p, "risk_of_target": emp, "risk_stderr": se, "opt": data.opt,
-                  "opt_z_score": z_score},
-        bound={"max_dev": EXACT, "future_change": 0.0, "abs_z": 4.0},
-        tolerance="exact identities to 1e-12; OPT within 4 standard errors",
+                  "p": target.p, "risk_of_target": risk.value, "risk_stderr": risk.stderr,
+                  "opt": data.opt, "opt_margin": margin,
+                  "opt_deviation_in_stderr": (risk.value - data.opt) / max(risk.stderr, 1e-300)},
+        evidence={"reference_dev": dev, "future_dev": future_dev,
+                  "depends_on_previous": past_change > 0, "risk_of_target": risk,
+                  "opt": data.opt, "opt_margin": margin},
         regime=dict(sz, phis=", ".join(str(f) for f in phis)))
 
 
@@ -83,7 +110,20 @@ def _equation_3_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Outc
                 "(with phi(0) = 0 and bias-free rows; otherwise up to a constant per position).",
           quick=dict(L=7, d_x=6, d=2, p=3, n=200),
           full=dict(L=16, d_x=12, d=4, p=8, n=2000),
-          controls=("wrong-lag",), depends=("equation-3.1",))
+          controls=("wrong-lag",),
+          rule=Rule(
+              (Exact("printed_remainder", "every two-layer network of earlier tokens, sigmoid "
+                                          "with bias rows included, rewrites into (3.1) with "
+                                          "Phi(0) = 0 (rms remainder relative to the spread "
+                                          "of F*)", F64),),
+              corrected=(
+                  Exact("bias_free_dev", "with phi(0) = 0 and bias-free rows the rewriting is "
+                                         "exact (relative to max |F*|)", F64),
+                  Exact("offset_dev", "in general F*_j = [a target of (3.1)] + c_j, a constant "
+                                      "per position (relative to the spread of F*)", F64),
+                  Exact("outside_rejected", "to_target refuses networks outside the class"),
+              )),
+          depends=("equation-3.1",))
 @train.single_threaded
 def _example_3_5(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     L, d_x, d, p = sz["L"], sz["d_x"], sz["d"], sz["p"]
@@ -130,28 +170,30 @@ def _example_3_5(sz: Mapping[str, Any], seed: int, control: str | None) -> Outco
             bad.to_target(L)
         except ValueError:
             rejected += 1
-    passed = dev <= EXACT * max(1.0, scale) and offset_dev <= EXACT * 10 and rejected == 2 \
-        and lag_diff > 0
-    finding = (
-        "Example 3.5 says every two-layer network of earlier tokens, F*_j = sum_i A*_{j-i} "
-        "phi(W*_{j-i} x*_i), is of the form (3.1). With phi(0) = 0 and weight rows that do not "
-        "touch the constant coordinate 1/2 of x*, it is, exactly (largest deviation "
-        f"{dev:.1e}). But (3.1) is used with Phi(0) = 0, and Section 4.1 names the sigmoid "
-        "(phi(0) = 1/2) among the functions of interest; a row w with w_{d_x} != 0 also acts "
-        "as a bias. Then F*_j = [a target of the form (3.1) with Phi(0) = 0] + c_j with the "
-        "constant c_j = sum_{i<j} A*_{j-i} phi(w_{d_x}/2) per position: measured rms "
-        f"{offset_rms:.3g} against a spread of F* of {std_f:.3g}, decomposition exact to "
-        f"{offset_dev:.1e}. Corrected statement: Example 3.5 is in the class for phi(0) = 0 and "
-        "bias-free rows; in general it is in the class plus a constant offset per position "
-        "(equivalently, use phi - phi(bias) and add c_j to the labels).")
+    finding = Finding(
+        "erratum", "Example 3.5 needs phi(0) = 0 and bias-free rows; otherwise a constant per "
+                   "position remains",
+        printed="Every $F^*_j(x^\\star)=\\sum_{i<j}A^*_{j-i}\\phi(W^*_{j-i}x^\\star_i)$ is of the "
+                "form (3.1), which the proofs use with $\\Phi(0)=0$; Section 4.1 names the "
+                "sigmoid among the functions of interest.",
+        observed=f"With $\\phi(0)=0$ and rows that do not touch the constant coordinate "
+                 f"$[x^\\star]_{{d_x}}=\\tfrac12$ the rewriting "
+                 f"$\\Phi(z)=A^*_k[s,r]\\phi(\\|w\\|z)$ is exact (deviation {dev:.1e}). For a "
+                 "sigmoid network with bias rows the remainder is a constant $c_j$ per position "
+                 f"of rms {offset_rms:.3g}, against a spread of $F^*$ of {std_f:.3g}; the "
+                 f"decomposition holds to {offset_dev:.1e}.",
+        holds="Example 3.5 is in the class for $\\phi(0)=0$ and bias-free rows; in general "
+              "$F^*_j$ is a target of the form (3.1) plus the constant "
+              "$c_j=\\sum_{i<j}A^*_{j-i}\\phi(\\tfrac12W^*_{j-i}[\\cdot,d_x])$ per position "
+              "(use $\\phi-\\phi(\\text{bias})$ and add $c_j$ to the labels).") \
+        if control is None else None
     return Outcome(
-        passed=passed,
         measured={"max_dev_two_layer_vs_3_1": dev, "max_abs_target": scale,
                   "terms": len(tgt.terms), "p_of_target": tgt.p, "lag_difference": lag_diff,
                   "offset_rms": offset_rms, "target_std": std_f,
                   "offset_decomposition_dev": offset_dev, "rejected_outside_class": rejected},
-        bound={"max_dev": EXACT},
-        tolerance="exact identity to 1e-12 (relative to max |F*|)",
+        evidence={"printed_remainder": offset_rms / std_f, "bias_free_dev": dev / scale,
+                  "offset_dev": offset_dev / std_f, "outside_rejected": rejected == 2},
         regime=dict(sz, phi="sin(2z) + z^2/2", phi_biased="sigmoid(z) with bias rows"),
         finding=finding)
 
@@ -176,17 +218,28 @@ def _learn_strings(target: concept.Target, strings_fn: Any, m: int, steps: int,
           claim="Counting: with admissible tokens a, b and a direction w* that sees both, a "
                 "polynomial Phi with Phi(0) = 0 maps a to +1 and b to -1; sum_i Phi vanishes "
                 "on a^n b^m exactly when n = m; SGD learns the counts.",
-          quick=dict(L=8, m=128, steps=3000, n_test=400),
-          full=dict(L=12, m=512, steps=20000, n_test=4000),
-          controls=("one-hot-direction", "frozen-W"), depends=("equation-3.1",))
+          quick=dict(L=8, m=128, steps=1000, networks=5),
+          full=dict(L=12, m=512, steps=4000, networks=5),
+          controls=("one-hot-direction", "frozen-W"),
+          rule=Rule((
+              Exact("tokens_admissible", "a and b have unit norm and last coordinate 1/2"),
+              Exact("construction", "a polynomial Phi with Phi(0) = 0 and w*_{d_x} = 0 maps "
+                                    "<w*, a> to 1 and <w*, b> to -1 (largest error)", F64),
+              Exact("zero_iff_balanced", "sum_i Phi(<w*, x*_i>) = 0 on a^k b^(n-k) exactly when "
+                                         "k = n - k"),
+              Below("count_error", "largest |count - (#a - #b)| of a trained RNN over the "
+                                   "strings a^k b^(n-k) (mean over networks)", 1.0,
+                    "half the spacing 2 between the counts #a - #b of strings of one length: "
+                    "below it, rounding recovers every count"),
+          )),
+          depends=("equation-3.1",))
 @train.single_threaded
 def _example_3_6(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     L = sz["L"]
     n_tok = L - 2
     a, b = concept.two_tokens(3)
-    checks: dict[str, Any] = {"a_unit": bool(abs(np.linalg.norm(a) - 1) < EXACT),
-                              "b_unit": bool(abs(np.linalg.norm(b) - 1) < EXACT),
-                              "last_coord_half": bool(a[-1] == 0.5 and b[-1] == 0.5)}
+    admissible = bool(abs(np.linalg.norm(a) - 1) <= F64 and abs(np.linalg.norm(b) - 1) <= F64
+                      and a[-1] == 0.5 and b[-1] == 0.5)
     # the literal, one-hot reading: w* = e_1 ("is the token an a?") sees b as 0
     e1 = np.array([1.0, 0.0, 0.0])
     try:
@@ -198,15 +251,19 @@ def _example_3_6(sz: Mapping[str, Any], seed: int, control: str | None) -> Outco
     try:
         phi = concept.counting_phi(a, b, w)
     except ValueError as exc:
-        return Outcome(passed=False, measured={"construction": f"impossible: {exc}"},
+        return Outcome(measured={"construction": f"impossible: {exc}"},
+                       evidence={"tokens_admissible": admissible, "construction": math.inf,
+                                 "zero_iff_balanced": False, "count_error": math.inf},
                        regime=dict(sz, direction="e_1"))
     fn = sp.lambdify(z, phi, "numpy")
-    map_err = max(abs(float(fn(np.dot(w, a))) - 1), abs(float(fn(np.dot(w, b))) + 1))
+    map_err = max(abs(float(fn(np.dot(w, a))) - 1), abs(float(fn(np.dot(w, b))) + 1),
+                  abs(float(fn(0.0))))
     quad_coeff = float(sp.Poly(phi, z).coeff_monomial(z ** 2))
     # the target on a^k b^(n_tok-k), and on every string of length n_tok
     tgt = concept.counting_target(L, a, b, w)
     anbm = ["a" * k + "b" * (n_tok - k) for k in range(n_tok + 1)]
-    F_anbm = tgt(concept.strings_to_tokens(anbm, a, b))[:, L, 0]
+    x_anbm = concept.strings_to_tokens(anbm, a, b)
+    F_anbm = tgt(x_anbm)[:, L, 0]
     zero_iff_balanced = all((abs(v) < 1e-9) == (k == n_tok // 2) for k, v in enumerate(F_anbm))
     every = ["".join(t) for t in product("ab", repeat=n_tok)]
     F_all = tgt(concept.strings_to_tokens(every, a, b))[:, L, 0]
@@ -215,46 +272,51 @@ def _example_3_6(sz: Mapping[str, Any], seed: int, control: str | None) -> Outco
     scale = 1.0 / np.sqrt(float((tgt.labels(concept.strings_to_tokens(
         concept.random_strings(4096, n_tok, 0), a, b)) ** 2).mean()))
     ntgt = concept.scaled(tgt, scale)
-    exp = _learn_strings(ntgt, lambda n, s: concept.random_strings(n, n_tok, s), sz["m"],
-                         sz["steps"], seed, eta_factor=0.0 if control == "frozen-W" else 1.0)
-    # decide a^k b^k against a^k b^m (k != m) from the trained network's last output
-    test = concept.random_strings(sz["n_test"], n_tok, seed + 77, balanced_share=0.5)
-    test = [s for s in test if s == "".join(sorted(s))]  # only strings of the form a^k b^m
-    xt = concept.strings_to_tokens(test, a, b)
-    pred = backend.to_numpy(train.outputs_scaled(exp.weights, train.embed_inputs(xt),
-                                                 exp.hyper.lam, exp.result.shift))[:, L, 0]
-    count = pred / scale  # back to #a - #b
-    truth = np.array([s.count("a") - s.count("b") for s in test])
-    acc = float(np.mean((np.abs(count) < 1.0) == (truth == 0)))
-    count_err = float(np.sqrt(np.mean((count - truth) ** 2)))
-    passed = (all(checks.values()) and map_err < 1e-9 and zero_iff_balanced
-              and exp.test_risk <= exp.target_risk and acc >= 0.9)
-    finding = (
-        "Example 3.6 applies phi to the token and asks a quadratic with phi(a) = 1, "
-        "phi(b) = -1. In the class (3.1) Phi acts on <w*, x*_i> and Phi(0) = 0. With the "
-        "natural one-hot direction w* = e_1 the token b projects to 0, so Phi(<w*, b>) = "
-        f"Phi(0) = 0 != -1: impossible (literal reading possible: {one_hot_possible}). "
-        "With w* = (a - b)/||a - b|| (last coordinate 0, since both tokens carry the 1/2) the "
-        f"projections are +-||a-b||/2 and a *linear* Phi suffices (quadratic coefficient "
-        f"{quad_coeff:.1e}). Also, sum_i Phi = #a - #b vanishes on every balanced string, not "
-        f"only on a^n b^n: of the {len(every)} strings of length {n_tok}, {zeros} give 0 and "
-        "one of them is a^n b^n. Corrected statement: counting decides a^n b^n against a^n "
-        "b^m (n != m), i.e. among strings of the form a^k b^l; against arbitrary strings it "
-        "decides #a = #b.")
+    truth = np.array([s.count("a") - s.count("b") for s in anbm])
+    errs, risks, counts = [], [], []
+    for s in _network_seeds(seed, sz["networks"]):
+        exp = _learn_strings(ntgt, lambda n, t: concept.random_strings(n, n_tok, t), sz["m"],
+                             sz["steps"], s, eta_factor=0.0 if control == "frozen-W" else 1.0)
+        pred = backend.to_numpy(train.outputs_scaled(exp.weights, train.embed_inputs(x_anbm),
+                                                     exp.hyper.lam, exp.result.shift))[:, L, 0]
+        count = pred / scale  # back to #a - #b
+        counts.append(count)
+        errs.append(float(np.abs(count - truth).max()))
+        risks.append(exp.test_risk)
+    err = mean_estimate(errs)
+    decided = float(np.mean([np.mean((np.abs(c) < 1.0) == (truth == 0)) for c in counts]))
+    finding = Finding(
+        "reading", "Example 3.6: Phi acts on a projection, and counting decides #a = #b",
+        printed="Define $\\phi$ with $\\phi(a)=1$ and $\\phi(b)=-1$ (a quadratic of constant "
+                "complexity); $\\sum_i\\phi(x_i)$ vanishes on $a^nb^m$ exactly when $n=m$.",
+        observed="In the class (3.1) $\\Phi$ acts on $\\langle w^*,x^\\star_i\\rangle$ with "
+                 "$\\Phi(0)=0$. With the natural one-hot direction $w^*=e_1$ the token $b$ "
+                 "projects to 0, so $\\Phi(\\langle w^*,b\\rangle)=0\\neq-1$: impossible "
+                 f"(possible: {'yes' if one_hot_possible else 'no'}). With "
+                 "$w^*=(a-b)/\\|a-b\\|$ the projections are $\\pm\\|a-b\\|/2$ and a linear "
+                 f"$\\Phi$ suffices (quadratic coefficient {quad_coeff:.1e}). The count "
+                 f"vanishes on every balanced string: {zeros} of the {len(every)} strings of "
+                 f"length {n_tok}, one of them $a^nb^n$.",
+        holds="With $w^*=(a-b)/\\|a-b\\|$ the statement holds as printed for strings "
+              "$a^nb^m$; against arbitrary strings counting decides $\\#a=\\#b$, not "
+              "$a^nb^n$. Trained RNNs recover every count of $a^kb^{n-k}$ (largest error "
+              f"{err.value:.3g} on average over {len(errs)} networks).") \
+        if control is None else None
     return Outcome(
-        passed=passed,
         measured={"one_hot_direction_possible": one_hot_possible, "map_error": map_err,
                   "quadratic_coefficient": quad_coeff, "zero_iff_n_equals_m": zero_iff_balanced,
                   "balanced_strings": zeros, "strings": len(every), "string_length": n_tok,
-                  "test_risk": exp.test_risk, "opt": exp.opt, "opt_plus_eps": exp.target_risk,
-                  "accuracy_anbn": acc, "count_rmse": count_err, **checks},
-        bound={"accuracy": 0.9, "risk": "OPT + eps"},
-        tolerance="construction exact; risk <= OPT + eps; accuracy >= 0.9",
+                  "count_max_error": err.value, "count_max_error_stderr": err.stderr,
+                  "networks": len(errs), "accuracy_anbn": decided,
+                  "test_risk": float(np.mean(risks)), "opt": exp.opt,
+                  "opt_plus_eps": exp.target_risk, "tokens_admissible": admissible},
+        evidence={"tokens_admissible": admissible, "construction": map_err,
+                  "zero_iff_balanced": zero_iff_balanced, "count_error": err},
         regime=dict(sz, eps_x=train.EPS_X, lam=exp.hyper.lam, eta=exp.hyper.eta,
                     noise=train.NOISE, phi=str(phi)),
         finding=finding,
-        figure={"strings": test[:40], "count": count[:40].tolist(),
-                "truth": truth[:40].tolist(), "objective": exp.result.objective.tolist()})
+        figure={"strings": anbm, "count": np.array(counts), "truth": truth.tolist(),
+                "objective": exp.result.objective.tolist()})
 
 
 # --------------------------------------------------------------------------------------
@@ -268,8 +330,14 @@ _POSITIONAL = (1.0, -1.0, 1.0, -1.0)  # c_2..c_5: each token's sign depends on i
           claim="An RNN trained by SGD on a position-dependent target of the form (3.1) tells "
                 "AAAB from AABA (same tokens, different order) with one weight matrix and no "
                 "position input.",
-          quick=dict(m=128, steps=2500), full=dict(m=512, steps=20000),
-          controls=("frozen-W", "counting-labels"), depends=("equation-3.1", "theorem-1"))
+          quick=dict(m=128, steps=1000, networks=4), full=dict(m=512, steps=4000, networks=6),
+          controls=("frozen-W", "counting-labels"),
+          rule=Rule((Equivalence("gap_ratio", "(F(AAAB) - F(AABA)) of the trained RNN over "
+                                              "that of the target, at position L (mean over "
+                                              "networks)", 1.0, 0.5,
+                                 "half the distance to 0, the gap of every position-blind "
+                                 "target (a count)", {"position-blind": 0.0}),)),
+          depends=("equation-3.1", "theorem-1"))
 @train.single_threaded
 def _footnote_6(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     L = 6
@@ -285,29 +353,32 @@ def _footnote_6(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcom
         g = np.random.default_rng(s)
         return xs_all[g.integers(0, len(every), size=n)]
 
-    exp = train.experiment(taught, sz["m"], sz["steps"], seed, sampler=sampler,
-                           eta_factor=0.0 if control == "frozen-W" else 1.0, records=8)
     pair = concept.strings_to_tokens(["aaab", "aaba"], a, b)
     want = scale * pos(pair)[:, 3:, 0]  # positional targets at positions 3..L
-    got = backend.to_numpy(train.outputs_scaled(exp.weights, train.embed_inputs(pair),
-                                                exp.hyper.lam, exp.result.shift))[:, 3:, 0]
     gap_want = float(want[0, -1] - want[1, -1])
-    gap_got = float(got[0, -1] - got[1, -1])
-    err = float(np.abs(got[:, -1] - want[:, -1]).max())
+    ratios, gots, risks = [], [], []
+    for s in _network_seeds(seed, sz["networks"]):
+        exp = train.experiment(taught, sz["m"], sz["steps"], s, sampler=sampler,
+                               eta_factor=0.0 if control == "frozen-W" else 1.0, records=8)
+        got = backend.to_numpy(train.outputs_scaled(exp.weights, train.embed_inputs(pair),
+                                                    exp.hyper.lam, exp.result.shift))[:, 3:, 0]
+        gots.append(got)
+        ratios.append(float(got[0, -1] - got[1, -1]) / gap_want)
+        risks.append(exp.test_risk)
+    ratio = mean_estimate(ratios)
+    got_mean = np.mean(gots, axis=0)
     blind = scale * cnt(pair)[:, L, 0]  # the position-blind count cannot tell them apart
-    passed = abs(gap_want) > 0 and np.sign(gap_got) == np.sign(gap_want) \
-        and abs(gap_got) >= 0.5 * abs(gap_want) and err <= 0.25 * abs(gap_want)
     return Outcome(
-        passed=bool(passed),
         measured={"target_AAAB": float(want[0, -1]), "target_AABA": float(want[1, -1]),
-                  "rnn_AAAB": float(got[0, -1]), "rnn_AABA": float(got[1, -1]),
-                  "gap_target": gap_want, "gap_rnn": gap_got, "max_error": err,
-                  "counting_gap": float(blind[0] - blind[1]), "test_risk": exp.test_risk,
-                  "opt_plus_eps": exp.target_risk},
-        bound={"gap_rnn_min": 0.5 * abs(gap_want), "max_error": 0.25 * abs(gap_want)},
-        tolerance="same sign, at least half the target gap, each output within a quarter "
-                  "of the gap of its target",
+                  "rnn_AAAB": float(got_mean[0, -1]), "rnn_AABA": float(got_mean[1, -1]),
+                  "gap_target": gap_want, "gap_rnn": float(got_mean[0, -1] - got_mean[1, -1]),
+                  "gap_ratio": ratio.value, "gap_ratio_stderr": ratio.stderr,
+                  "networks": len(ratios),
+                  "max_error": float(np.abs(got_mean[:, -1] - want[:, -1]).max()),
+                  "counting_gap": float(blind[0] - blind[1]),
+                  "test_risk": float(np.mean(risks)), "opt_plus_eps": exp.target_risk},
+        evidence={"gap_ratio": ratio},
         regime=dict(sz, L=L, weights=list(_POSITIONAL), eps_x=train.EPS_X,
                     lam=exp.hyper.lam, eta=exp.hyper.eta, noise=train.NOISE),
         figure={"positions": list(range(3, L + 1)), "target": want.tolist(),
-                "rnn": got.tolist(), "labels": ["AAAB", "AABA"]})
+                "rnn": got_mean.tolist(), "labels": ["AAAB", "AABA"]})
