@@ -392,7 +392,7 @@ def decompose_response(weights: Weights, x: Array, c: Construction,
     n, d = back.shape[0], back.shape[3]
     inner = np.einsum("nlm,mk->nlk", h, V)  # <h_l, h0_{i-1}> at [n, l, i-2]
     out = {k: np.zeros((n, L + 1, d)) for k in ("diagonal", "cross_i", "cross_j", "cross_s")}
-    G = c.G
+    G = backend.to_numpy(c.G).astype(np.float64)
     for jp in range(2, L + 1):
         for ip in range(2, jp + 1):
             # v[n, s', k] = Back_{i'->j'}[s', k] D_{i'}[k]
@@ -448,12 +448,14 @@ def mean_field_response(weights: Weights, x: Array, x_star: np.ndarray, c: Const
         key = (t.i, t.j, t.s)
         Esum[key] = Esum.get(key, 0.0) + E
     out = {k: np.zeros((n, L + 1, d)) for k in ("diagonal", "cross_i", "cross_j", "cross_s")}
+    back0 = backend.to_numpy(c.back0).astype(np.float64)
+    C = backend.to_numpy(c.C).astype(np.float64)
     for jp in range(2, L + 1):
         for ip in range(2, jp + 1):
             bp = back[:, ip, jp]  # (n, d, m)
             for (i, j, s), E in Esum.items():
-                P = bp @ c.back0[i, j, s]  # (n, d): <Back_{i'->j'}[s'], Back0_{i->j}[s]>
-                coef = grams.g01[:, ip - 1, i - 1] * E[:, ip - 2] / (m * c.C[i, j, s])
+                P = bp @ back0[i, j, s]  # (n, d): <Back_{i'->j'}[s'], Back0_{i->j}[s]>
+                coef = grams.g01[:, ip - 1, i - 1] * E[:, ip - 2] / (m * C[i, j, s])
                 _categorize(out, jp, ip, i, j, s, P * coef[:, None], d)
     out["total"] = out["diagonal"] + out["cross_i"] + out["cross_j"] + out["cross_s"]
     return out
