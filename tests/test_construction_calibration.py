@@ -132,12 +132,12 @@ def test_mean_field_error_must_fall() -> None:
 
 
 def test_single_network_reach() -> None:
-    m = _design("lemma-5.4")  # log-sd 0.37 per draw of the fluctuation
+    m = _design("lemma-5.4")  # log-sd 0.5 per draw of the fluctuation (0.3 to 0.6 measured)
     last = m == m.max()
 
     def ev(exponent, level):
         def make(rng):
-            y = _power_law(m / m.max(), exponent, 0.37, rng, level)
+            y = _power_law(m / m.max(), exponent, 0.5, rng, level)
             return {"fluctuation": cc.fluctuation_fit(m, y),
                     "fluctuation_at_m_max": stats.mean_estimate(y[last]), "eps_e": 1e-2}
         return make
