@@ -217,7 +217,8 @@ def null_grams(weights: Weights, x: Array, eps_x: float) -> NullGrams:
 
 def single_function_expectations(pw: PositionWeight, grams: NullGrams | None, x_star: np.ndarray,
                                  i_prime: Any, L: int, window: bool = True,
-                                 nodes: int = 6) -> np.ndarray:
+                                 nodes: int = 6, directions: np.ndarray | None = None
+                                 ) -> np.ndarray:
     """Lemma 5.2: E over fresh (w~, a~) of 1{|<w~, h^(0)_{i-1}>| <= eps_c/sqrt(m)}
     1{<w~, h_{i'-1}> + <a~, x_{i'}> >= 0} H_{i->j,r,s}(a~) for every input x_n.
 
@@ -225,6 +226,9 @@ def single_function_expectations(pw: PositionWeight, grams: NullGrams | None, x_
     ``grams=None`` uses the infinite-width Gram values (only for i' = i): the lemma in the
     limit m -> infinity. ``window=False`` drops the window and uses Lemma 5.1's H unscaled
     (a negative control). ``x_star`` (n, L-2, d_x) gives the token of position i'.
+    ``directions`` (k_w, d_x): evaluate the same weight for several unit directions w* at once
+    (the terms of one Phi and one position differ only by w*); the result then has the axis
+    k_w after the inputs, (n, k_w) or (n, k_w, k).
     """
     i = pw.i
     scalar = np.ndim(i_prime) == 0
@@ -234,8 +238,13 @@ def single_function_expectations(pw: PositionWeight, grams: NullGrams | None, x_
     n = x_star.shape[0]
     tok = np.clip(ips, 2, L - 1) - 2
     last = ips == L  # x_L = (0, eps_x): H does not see it
-    p = np.where(last[None, :], 0.0, x_star[:, tok] @ pw.w_star)  # (n, k)
-    q = np.where(last[None, :], 0.0, 0.5) * np.ones((n, 1))
+    if directions is None:
+        p = np.where(last[None, :], 0.0, x_star[:, tok] @ pw.w_star)  # (n, k)
+    else:  # (n, k_w, k)
+        dirs = np.atleast_2d(np.asarray(directions, dtype=float))
+        p = np.where(last[None, None, :], 0.0,
+                     np.einsum("nkd,wd->nwk", x_star[:, tok], dirs))
+    q = np.where(last, 0.0, 0.5) * np.ones(p.shape)
     if grams is None:
         if np.any(ips != i):
             raise ValueError("the infinite-width Gram values are only available on target")
@@ -247,10 +256,12 @@ def single_function_expectations(pw: PositionWeight, grams: NullGrams | None, x_
         g00 = np.full(p.shape, grams.g00[i - 1])
         g01 = grams.g01[:, ips - 1, i - 1]
         g11 = grams.g11[:, ips - 1]
+        if directions is not None:
+            g01, g11 = g01[:, None, :], g11[:, None, :]
     H = pw.H if window else pw.H51
     out = window_expectation(H, g00, g01, g11, p, q, pw.eps_x, pw.eps_c, nodes=nodes,
                              window=window)
-    return out[:, 0] if scalar else out
+    return out[..., 0] if scalar else out
 
 
 def paper_constants(target: Target, eps_x: float, eps_e: float) -> dict[str, float]:
@@ -392,7 +403,7 @@ def decompose_response(weights: Weights, x: Array, c: Construction,
     n, d = back.shape[0], back.shape[3]
     inner = np.einsum("nlm,mk->nlk", h, V)  # <h_l, h0_{i-1}> at [n, l, i-2]
     out = {k: np.zeros((n, L + 1, d)) for k in ("diagonal", "cross_i", "cross_j", "cross_s")}
-    G = c.G
+    G = backend.to_numpy(c.G).astype(np.float64)
     for jp in range(2, L + 1):
         for ip in range(2, jp + 1):
             # v[n, s', k] = Back_{i'->j'}[s', k] D_{i'}[k]
@@ -441,19 +452,28 @@ def mean_field_response(weights: Weights, x: Array, x_star: np.ndarray, c: Const
     grams = null_grams(weights, x, c.eps_x)
     n = back.shape[0]
     xs = np.asarray(x_star, dtype=np.float64)
-    # sum_r E_5.2 for every (i, j, s) and i'
-    Esum: dict[tuple[int, int, int], np.ndarray] = {}
+    # sum_r E_5.2 for every (i, j, s) and i'; the terms that share a weight (same Phi and
+    # position, so the same H) differ only by w* and are evaluated together
+    groups: dict[tuple[int, int, float], list[tuple[Any, PositionWeight]]] = {}
     for t, pw in zip(target.terms, c.weights_by_term):
-        E = single_function_expectations(pw, grams, xs, list(range(2, L + 1)), L)  # (n, i')
-        key = (t.i, t.j, t.s)
-        Esum[key] = Esum.get(key, 0.0) + E
+        groups.setdefault((t.i, id(pw.H51), pw.p0), []).append((t, pw))
+    Esum: dict[tuple[int, int, int], np.ndarray] = {}
+    ips = list(range(2, L + 1))
+    for members in groups.values():
+        E = single_function_expectations(members[0][1], grams, xs, ips, L, directions=np.stack(
+            [pw.w_star for _, pw in members]))  # (n, term, i')
+        for k, (t, _) in enumerate(members):
+            key = (t.i, t.j, t.s)
+            Esum[key] = Esum.get(key, 0.0) + E[:, k]
     out = {k: np.zeros((n, L + 1, d)) for k in ("diagonal", "cross_i", "cross_j", "cross_s")}
+    back0 = backend.to_numpy(c.back0).astype(np.float64)
+    C = backend.to_numpy(c.C).astype(np.float64)
     for jp in range(2, L + 1):
         for ip in range(2, jp + 1):
             bp = back[:, ip, jp]  # (n, d, m)
             for (i, j, s), E in Esum.items():
-                P = bp @ c.back0[i, j, s]  # (n, d): <Back_{i'->j'}[s'], Back0_{i->j}[s]>
-                coef = grams.g01[:, ip - 1, i - 1] * E[:, ip - 2] / (m * c.C[i, j, s])
+                P = bp @ back0[i, j, s]  # (n, d): <Back_{i'->j'}[s'], Back0_{i->j}[s]>
+                coef = grams.g01[:, ip - 1, i - 1] * E[:, ip - 2] / (m * C[i, j, s])
                 _categorize(out, jp, ip, i, j, s, P * coef[:, None], d)
     out["total"] = out["diagonal"] + out["cross_i"] + out["cross_j"] + out["cross_s"]
     return out

@@ -193,3 +193,20 @@ def test_bad_inputs(built, target):
         cons.construct_w_star(init_weights(32, D_X + 1, D, 0), target, 0.1, 1e-2, 0.1)
     with pytest.raises(ValueError, match="eps_x"):
         cons.null_limits(L, 1.5)
+
+
+def test_expectations_for_several_directions_at_once(target):
+    w = init_weights(128, D_X, D, 3)
+    xs = random_true_inputs(3, L, D_X, 6)
+    g = cons.null_grams(w, embed(xs, 0.05), 0.05)
+    terms = [t for t in target.terms if t.i == 3][:3]
+    pws = [cons.position_weight(t.phi, t.w_star, 3, L, 0.05, 1e-2, 0.05) for t in terms]
+    dirs = np.stack([t.w_star for t in terms])
+    many = cons.single_function_expectations(pws[0], g, xs, [2, 3, 5], L, directions=dirs)
+    one = cons.single_function_expectations(pws[0], g, xs, 3, L, directions=dirs)
+    assert many.shape == (3, len(terms), 3) and one.shape == (3, len(terms))
+    for k, t in enumerate(terms):
+        pw = dataclasses.replace(pws[0], w_star=t.w_star)
+        assert np.allclose(many[:, k], cons.single_function_expectations(pw, g, xs, [2, 3, 5], L),
+                           rtol=1e-12, atol=1e-14)
+        assert np.allclose(one[:, k], many[:, k, 1], rtol=1e-12, atol=1e-14)
