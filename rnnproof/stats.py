@@ -282,20 +282,52 @@ def fit_loglog_by_seed(x: Any, Y: Any, level: float = 0.95) -> SlopeFit:
                     float(np.cov(inter, slopes, ddof=1)[0, 1] / slopes.size), float(x.max()))
 
 
-def crossing(fit: SlopeFit, target: float) -> Estimate:
-    """Where the fitted power law e^a x^k meets ``target``: the estimate of log(x*) with
-    log x* = (log target - a) / k, its standard error by the delta method (needs k != 0)."""
+@dataclass(frozen=True)
+class Crossing:
+    """Where a fitted power law e^a x^k meets a target: ``value`` is log(x*) =
+    (log target - a) / k; :meth:`interval` is Fieller's confidence set for it (exact for the
+    ratio of the two normal estimates, possibly unbounded when k is not clearly non-zero)."""
+
+    value: float
+    intercept: float
+    slope: float
+    var_intercept: float
+    var_slope: float
+    cov: float
+    log_target: float
+    df: float
+
+    def interval(self, alpha: float = ALPHA) -> tuple[float, float]:
+        """The ``1 - alpha`` Fieller interval for log(x*); an end is +-inf when the set is
+        unbounded on that side."""
+        q = float(_st.t.isf(alpha / 2, self.df)) if math.isfinite(self.df) else \
+            float(_st.norm.isf(alpha / 2))
+        d = self.intercept - self.log_target
+        # {x : (d + k x)^2 <= q^2 (va + 2 x cov + x^2 vk)}  <=>  A x^2 + B x + C <= 0
+        A = self.slope ** 2 - q * q * self.var_slope
+        B = 2 * (self.slope * d - q * q * self.cov)
+        C = d * d - q * q * self.var_intercept
+        disc = B * B - 4 * A * C
+        if A > 0 and disc >= 0:
+            r = math.sqrt(disc)
+            return ((-B - r) / (2 * A), (-B + r) / (2 * A))
+        if A < 0 and disc > 0:  # two rays: keep the one that holds the estimate
+            r = math.sqrt(disc)
+            lo, hi = sorted(((-B - r) / (2 * A), (-B + r) / (2 * A)))
+            return (-math.inf, lo) if self.value <= lo else (hi, math.inf)
+        return (-math.inf, math.inf)
+
+
+def crossing(fit: SlopeFit, target: float) -> Crossing:
+    """Where the fitted power law e^a x^k of ``fit`` meets ``target`` (needs k != 0); see
+    :class:`Crossing`."""
     if not target > 0:
         raise ValueError(f"crossing needs a positive target, got {target}")
-    k, a = fit.slope, fit.intercept
-    if k == 0:
+    if fit.slope == 0:
         raise ValueError("crossing needs a non-zero slope")
-    val = (math.log(target) - a) / k
-    # gradient of val in (a, k): (-1/k, -(log target - a)/k^2)
-    ga, gk = -1.0 / k, -val / k
-    var = ga * ga * fit.intercept_stderr ** 2 + gk * gk * fit.stderr ** 2 \
-        + 2 * ga * gk * fit.covariance
-    return Estimate(val, math.sqrt(max(var, 0.0)), fit.df)
+    c = math.log(target)
+    return Crossing((c - fit.intercept) / fit.slope, fit.intercept, fit.slope,
+                    fit.intercept_stderr ** 2, fit.stderr ** 2, fit.covariance, c, fit.df)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,10 @@ def test_crossing_width_and_its_coverage() -> None:
         lo, hi = c.interval()
         covered += lo < math.log(40000) < hi
     assert covered / REPS >= 0.9
+    # a slope not clearly non-zero: Fieller's set is unbounded, never a falsely short interval
+    flat = stats.fit_loglog(m, np.tile([0.5, 2.0, 0.5, 2.0], 4) * m ** -0.001)
+    lo, hi = stats.crossing(flat, 1e-3).interval()
+    assert math.isinf(lo) or math.isinf(hi)
 
 
 def test_growth_fit_nested_model() -> None:
