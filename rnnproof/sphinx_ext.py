@@ -22,7 +22,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
-from .numbering import number
+from .numbering import Number, number
 
 CSS_NAME = "rnnproof.css"
 
@@ -57,11 +57,13 @@ def _css() -> str:
     return "\n".join(rules) + "\n"
 
 
-def _retitle(node: Any, label: str) -> Any:
-    """An unnumbered copy of the statement ``node``, titled with its number."""
+def _retitle(node: Any, label: str | None) -> Any:
+    """An unnumbered copy of the statement ``node``, titled with its number (``label=None``:
+    an unlabelled statement, which is always ours and gets no number)."""
     from sphinx_proof.nodes import unenumerable_node  # noqa: PLC0415
 
-    num = number(label)
+    num = number(label) if label else Number("", node.get("realtype", "remark").title(),
+                                             "", True)
     new = unenumerable_node()
     new.attributes.update(node.attributes)
     new.document = node.document
@@ -75,14 +77,14 @@ def _retitle(node: Any, label: str) -> Any:
     has_title = any(str(t).strip() for t in inner if isinstance(t, nodes.Text)) or any(
         not isinstance(t, nodes.Text) for t in inner)
     if num.ours:
-        head = [nodes.Text(f"{num.number} (ours)" + (": " if has_title else ""))]
+        head = [nodes.Text(f"{num.number} (ours)".lstrip() + (": " if has_title else ""))]
         tail: list[Any] = []
         new["classes"].append("rnnproof-ours")
     else:
         head = [nodes.Text(num.number + (" (" if has_title else ""))]
         tail = [nodes.Text(")")] if has_title else []
     new_title = nodes.title("", "", *head, *(inner if has_title else []), *tail)
-    new_title["ids"] = [label]
+    new_title["ids"] = list(node["ids"][:1])
     new += new_title
     for child in rest:
         new += child
@@ -98,18 +100,18 @@ def _number_statements(app: Sphinx, doctree: nodes.document) -> None:
     env = app.env
     for node in list(doctree.findall(lambda n: isinstance(n, kinds))):
         label = node.get("label", "")
-        if not label or label.startswith(f"{node.get('realtype', '')}-") and \
-                label[len(node.get("realtype", "")) + 1:].isdigit():
-            continue  # an unlabelled statement (sphinx-proof made up its label)
+        real = node.get("realtype", "")
+        made_up = label.startswith(f"{real}-") and label[len(real) + 1:].isdigit()
         try:
-            new = _retitle(node, label)
+            new = _retitle(node, None if made_up else label)
         except KeyError as exc:
             raise ExtensionError(f"{env.docname}: {exc.args[0]}") from None
         node.replace_self(new)
         entry = env.proof_list.get(label)
         if entry is not None:
             entry["nonumber"] = True
-            entry["realtype"] = number(label).kind.lower()
+            if not made_up:
+                entry["realtype"] = number(label).kind.lower()
 
 
 def _setup_domain(app: Sphinx) -> None:
