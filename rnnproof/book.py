@@ -89,6 +89,7 @@ def card_markdown(result: CheckResult) -> str:
     line, the details collapsed, and a link to the negative controls."""
     from .checks import REGISTRY  # noqa: PLC0415
     from .numbering import number  # noqa: PLC0415
+    from .status import plain_markdown  # noqa: PLC0415
 
     try:
         statement = number(result.label).text
@@ -97,7 +98,7 @@ def card_markdown(result: CheckResult) -> str:
     lines = [f"(check-{result.id})=", "", "::::{card}",
              f":class-card: rnnproof-card rnnproof-v-{result.verdict}", "",
              f"{_badge(result.verdict)} &nbsp; **{statement}** &middot; check "
-             f"`{result.id}`", "", result.claim.replace("*", "\\*"), ""]
+             f"`{result.id}`", "", plain_markdown(result.claim), ""]
     for g in result.grades:
         lines.append(f"{_badge(g['verdict'])} <span class=\"rnnproof-headline\">"
                      f"{_html(g['headline'])}</span>  ")
@@ -105,7 +106,8 @@ def card_markdown(result: CheckResult) -> str:
               f"*Regime.* {result.profile} profile, seed {result.seed}, {result.backend} "
               f"{result.dtype}; {_html(_one_line(result.regime))}", ""]
     if result.finding:
-        lines += [f"*Finding.* {_html(result.finding.get('title', ''))} (see {{doc}}`findings`)",
+        lines += [f"*Finding.* {plain_markdown(result.finding.get('title', ''))} "
+                  f"({{ref}}`see the finding <finding-{result.id}>`)",
                   ""]
     controls = REGISTRY[result.id].controls if result.id in REGISTRY else ()
     if controls:

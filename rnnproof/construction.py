@@ -235,7 +235,6 @@ def single_function_expectations(pw: PositionWeight, grams: NullGrams | None, x_
     ips = np.atleast_1d(np.asarray(i_prime, dtype=int))
     if np.any(ips < 2) or np.any(ips > L):
         raise ValueError(f"i' must lie in 2..L, got {i_prime}")
-    n = x_star.shape[0]
     tok = np.clip(ips, 2, L - 1) - 2
     last = ips == L  # x_L = (0, eps_x): H does not see it
     if directions is None:

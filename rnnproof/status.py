@@ -104,6 +104,16 @@ def _badge(verdict: str) -> str:
     return f'<span class="rnnproof-badge rnnproof-v-{verdict}">{verdict}</span>'
 
 
+def plain_markdown(text: str) -> str:
+    """Plain text made safe for Markdown: no emphasis from ``_`` or ``*``, no HTML from
+    ``<``, no links from brackets, no table cells from ``|``."""
+    out = str(text).replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;")
+    out = out.replace(">", "&gt;").replace("|", "&#124;")
+    for ch in "_*[]`$":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
 def _verdict_of(r: Any) -> str:
     """The verdict a status colour uses: a Stability's modal verdict, or a result's."""
     return r.modal if hasattr(r, "modal") else r.verdict
@@ -222,7 +232,7 @@ def controls_markdown(statements: Mapping[str, Statement]) -> str:
             where = number(c.label).text
         except KeyError:
             where = c.label
-        claim = c.claim.replace("*", "\\*")
+        claim = plain_markdown(c.claim)
         out.append(f"(controls-{cid})=\n### `{cid}`\n\n{{prf:ref}}`{where} <{c.label}>`: "
                    f"{claim}\n")
         for name in c.controls:
@@ -359,7 +369,7 @@ def findings_markdown(statements: Mapping[str, Statement],
         f = r.finding
         title = f.get("title", r.id).rstrip(".")
         kind = f.get("kind", "")
-        rows.append(f"| {k} | {{ref}}`{title.replace('|', '/')} <finding-{r.id}>` | {kind} | "
+        rows.append(f"| {k} | [{plain_markdown(title)}](#finding-{r.id}) | {kind} | "
                     f"{{prf:ref}}`{name(r.label)} <{r.label}>` | {_badge(r.verdict)} |")
         st = statements.get(r.label)
         links = [f"statement {{prf:ref}}`{name(r.label)} <{r.label}>`",
@@ -373,7 +383,7 @@ def findings_markdown(statements: Mapping[str, Statement],
                 if "printed" in f else f"{f.get('text', '')}\n")
         evidence = "  \n".join(f"{_badge(g['verdict'])} {g['headline']}" for g in r.grades)
         sections.append(
-            f"(finding-{r.id})=\n### {k}. {title}\n\n{_badge(r.verdict)} &nbsp; *{kind}* "
+            f"(finding-{r.id})=\n### {k}. {plain_markdown(title)}\n\n{_badge(r.verdict)} &nbsp; *{kind}* "
             f"&middot; " + " &middot; ".join(links) + f"\n\n{body}\n"
             f"*Evidence ({r.profile} profile, seed {r.seed}):*  \n{evidence}\n")
     return (f"{kinds}\n\n" + "\n".join(rows) + "\n\n" + "\n".join(sections))

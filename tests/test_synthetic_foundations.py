@@ -10,7 +10,7 @@ by the criterion of the check's registered rule."""
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -32,7 +32,7 @@ def _criterion(check_id: str, name: str, corrected: bool = False):
     raise KeyError(f"{check_id} has no criterion {name!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _real(check_id: str):
     return checks.run(check_id, profile="quick", seed=0)
 

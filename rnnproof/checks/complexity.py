@@ -320,7 +320,7 @@ def _example_2_1_truncation(sz: Mapping[str, Any], seed: int, control: str | Non
             deg_fits.append(log_growth_fit(Ls[tail], np.maximum(Da[tail], 1.0)))
             # measures of the truncations, as exponents a = log C / log(1/eps)
             log_c = []
-            for e, L, d in zip(epss, Ls, D):
+            for e, d in zip(epss, D):
                 deg = None if control == "untruncated" else d
                 lc = max(cx.log_c_s(phi, R, degree=deg), cx.log_c_eps(phi, R, e, degree=deg))
                 log_c.append(lc)
