@@ -383,7 +383,7 @@ def findings_markdown(statements: Mapping[str, Statement],
                 if "printed" in f else f"{f.get('text', '')}\n")
         evidence = "  \n".join(f"{_badge(g['verdict'])} {g['headline']}" for g in r.grades)
         sections.append(
-            f"(finding-{r.id})=\n### {k}. {plain_markdown(title)}\n\n{_badge(r.verdict)} &nbsp; *{kind}* "
-            f"&middot; " + " &middot; ".join(links) + f"\n\n{body}\n"
+            f"(finding-{r.id})=\n### {k}. {plain_markdown(title)}\n\n{_badge(r.verdict)} "
+            f"&nbsp; *{kind}* &middot; " + " &middot; ".join(links) + f"\n\n{body}\n"
             f"*Evidence ({r.profile} profile, seed {r.seed}):*  \n{evidence}\n")
     return (f"{kinds}\n\n" + "\n".join(rows) + "\n\n" + "\n".join(sections))
