@@ -96,7 +96,7 @@ def gram(a: Array, h: Array) -> Array:
             K += blk
             if u != t:
                 K += blk.T
-    return K
+    return 0.5 * (K + K.T)  # exactly symmetric (a product's rounding need not be)
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,9 @@ def rademacher_from_gram(K: Array, tau: float, draws: int = 200, seed: int = 0,
     if not np.isfinite(tau) or tau < 0:
         raise ValueError(f"the radius tau must be a finite number >= 0, got {tau!r}")
     xp = backend.xp()
-    Kd = backend.to_backend(K, np.float64)
+    Kd = backend.to_backend(K)
+    rtol = max(1e-8, 100 * float(np.finfo(Kd.dtype).eps)) if Kd.dtype.kind == "f" else 1e-8
+    Kd = Kd.astype(np.float64)
     if Kd.ndim != 2 or Kd.shape[0] != Kd.shape[1] or Kd.shape[0] < 1:
         raise ValueError(f"K must be a square (N, N) Gram matrix, got shape {tuple(Kd.shape)}")
     N = Kd.shape[0]
@@ -144,8 +146,8 @@ def rademacher_from_gram(K: Array, tau: float, draws: int = 200, seed: int = 0,
         eps_h = np.random.default_rng(seed).choice((-1.0, 1.0), size=(draws, N))
     eps = backend.to_backend(eps_h)
     v = xp.sqrt(xp.clip(((eps @ Kd) * eps).sum(axis=1), 0, None))
-    atol = 1e-10 * xp.maximum(1.0, xp.abs(Kd).max())
-    symmetric = xp.all(xp.abs(Kd - Kd.T) <= atol + 1e-8 * xp.abs(Kd.T))
+    atol = 1e-2 * rtol * xp.maximum(1.0, xp.abs(Kd).max())  # rounding of K's own dtype
+    symmetric = xp.all(xp.abs(Kd - Kd.T) <= atol + rtol * xp.abs(Kd.T))
     spread = v.std(ddof=1) if v.shape[0] > 1 else 0.0 * v.sum()
     sym, tr, mean, sd = backend.to_numpy(xp.stack([  # the one host read
         symmetric.astype(np.float64), xp.trace(Kd), v.mean(), spread]))

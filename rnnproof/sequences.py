@@ -70,18 +70,19 @@ def validate_true_input(x_star: Any) -> np.ndarray:
     return x
 
 
-def embed(x_star: Any, eps_x: float) -> Any:
+def embed(x_star: Any, eps_x: float, dtype: Any = np.float64) -> Any:
     """The actual input x of Definition 3.1 built from the true input x*.
 
     x_1 = (0^{d_x}, 1), x_l = (eps_x x*_l, 0) for 2 <= l <= L-1, x_L = (0^{d_x}, eps_x).
-    Returns an array (n, L+1, d_x+1) on the active backend in the default dtype; index 0 is
-    zero padding. x* is validated and laid out where the backend keeps its arrays (a host x*
-    is copied to the device once).
+    Returns an array (n, L+1, d_x+1) on the active backend, in float64 unless ``dtype`` says
+    otherwise (every entry point casts its input to the weights' dtype, so float64 loses
+    nothing); index 0 is zero padding. x* is validated and laid out where the backend keeps
+    its arrays (a host x* is copied to the device once).
     """
     eps_x = check_eps_x(eps_x)
     xs = _on_backend(x_star, "x_star")
     _check_true_tokens(xs)
-    return _embed_unchecked(xs, eps_x, backend.default_dtype())
+    return _embed_unchecked(xs, eps_x, dtype)
 
 
 def _check_true_tokens(x: Any) -> None:
@@ -121,8 +122,9 @@ def _embed_unchecked(xs: Any, eps_x: float, dtype: Any = np.float64) -> Any:
     return x
 
 
-def null_sequence(L: int, d_x: int, eps_x: float) -> Any:
-    """The null sequence x^(0) of Section 5.2, shape (1, L+1, d_x+1).
+def null_sequence(L: int, d_x: int, eps_x: float, dtype: Any = np.float64) -> Any:
+    """The null sequence x^(0) of Section 5.2, shape (1, L+1, d_x+1), on the active backend
+    (float64 unless ``dtype`` says otherwise).
 
     x^(0)_1 = (0^{d_x}, 1) and x^(0)_l = (0^{d_x}, eps_x) for 2 <= l <= L.
     """
@@ -134,7 +136,7 @@ def null_sequence(L: int, d_x: int, eps_x: float) -> Any:
     x = np.zeros((1, int(L) + 1, int(d_x) + 1))
     x[0, 1, d_x] = 1.0
     x[0, 2:, d_x] = eps_x
-    return backend.asarray(x)
+    return backend.to_backend(x, dtype)
 
 
 def check_actual_input(x: Any, d_x: int | None = None, dtype: Any = None) -> Any:
