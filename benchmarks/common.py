@@ -12,8 +12,7 @@ from rnnproof import backend
 
 def sync() -> None:
     """Wait for the device (no-op on NumPy)."""
-    if backend.name() == "cupy":
-        backend.xp().cuda.Device().synchronize()
+    backend.sync()
 
 
 def best_time(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> float:
@@ -84,6 +83,18 @@ def peak_host_bytes(fn: Callable[[], Any]) -> tuple[float, int]:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return dt, peak
+
+
+def peak_bytes(fn: Callable[[], Any]) -> tuple[float, int, str]:
+    """(seconds, peak bytes, what was measured) for one call of ``fn`` on the active backend:
+    host memory (tracemalloc) on NumPy, CuPy's memory pool on a GPU
+    (:class:`rnnproof.backend.peak_bytes`)."""
+    with backend.peak_bytes() as peak:
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        dt = time.perf_counter() - t0
+    return dt, peak.bytes, peak.source
 
 
 def row(benchmark: str, size: str, seconds: float, reference: str, ratio: float, goal: str,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import threading
@@ -97,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="*", help="chapters (default: all of _toc.yml)")
     p.add_argument("--out", required=True)
-    p.add_argument("--deadline", type=float, default=float("inf"), help="unix time")
+    p.add_argument("--deadline", type=float,
+                   default=float(os.environ.get("STEP_DEADLINE", "inf")),
+                   help="unix time (default: $STEP_DEADLINE, set by gpu-check.sh)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--cell-timeout", type=int, default=600)
     args = p.parse_args(argv)

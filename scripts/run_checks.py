@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import os
 import signal
 import sys
 import time
@@ -53,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jsonl", required=True)
     p.add_argument("--dir", required=True)
-    p.add_argument("--deadline", type=float, default=float("inf"), help="unix time")
+    p.add_argument("--deadline", type=float,
+                   default=float(os.environ.get("STEP_DEADLINE", "inf")),
+                   help="unix time (default: $STEP_DEADLINE, set by gpu-check.sh)")
     p.add_argument("--per-check", type=float, default=float("inf"))
     p.add_argument("--min-left", type=float, default=5.0,
                    help="start no check with fewer seconds than this before the deadline")

@@ -95,6 +95,8 @@ def _swap_in(mods: dict[str, ModuleType]) -> dict[str, ModuleType]:
 def _standin_modules() -> dict[str, ModuleType]:
     """The stand-in loaded once under the name ``cupy`` (with its submodules), without
     disturbing a real CuPy that may be imported too."""
+    if not _CACHE and getattr(sys.modules.get("cupy"), "STANDIN", False):
+        _CACHE.update(_cupy_entries())  # already imported as cupy (PYTHONPATH): the same copy
     if not _CACHE:
         saved = _swap_in({})
         try:
@@ -118,7 +120,7 @@ def standin(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     mods = _standin_modules()
     if backend.name() == "cupy" and getattr(backend.xp(), "STANDIN", False):
-        yield mods["cupy"]
+        yield backend.xp()
         return
     saved = _swap_in(mods)
     monkeypatch.setenv("RNNPROOF_BACKEND", "cupy")

@@ -26,7 +26,6 @@ Put ``tests/fakecupy`` first on ``sys.path`` (``pytest --standin`` does, and
 from __future__ import annotations
 
 import builtins
-import contextlib
 import functools
 import os
 import sys
@@ -804,11 +803,6 @@ cuda = _namespace("cuda", types.SimpleNamespace(), {
     "OutOfMemoryError": OutOfMemoryError,
 })
 sys.modules["cupy.cuda.runtime"] = runtime  # type: ignore[assignment]
-
-
-@contextlib.contextmanager
-def _nothing() -> Any:
-    yield
 
 
 def is_available() -> builtins.bool:
