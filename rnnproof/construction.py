@@ -343,13 +343,12 @@ def construct_w_star(weights: Weights, target: Target, eps_x: float, eps_e: floa
         vals = xp.where(active[t.i - 2], _weight_on_backend(pw.H, alpha, a[:, d_x - 1]), 0.0)
         key = (t.i, t.j, t.s)
         Hsum[key] = vals if key not in Hsum else Hsum[key] + vals
-    back0_64 = back0.astype(np.float64)
     U = xp.zeros((m, L - 2), dtype=np.float64)
     G = xp.zeros((L + 1, L + 1, d, m), dtype=np.float64) if keep_terms else None
     for (i, j, s), hv in Hsum.items():
         if C[i, j, s] <= 0:
             raise ValueError(f"C_{{{i}->{j},{s}}} vanished: e_s^T Back^(0) or h^(0) is zero")
-        g = back0_64[i, j, s] * hv / (m * C[i, j, s])
+        g = back0[i, j, s].astype(np.float64) * hv / (m * C[i, j, s])
         U[:, i - 2] += g
         if keep_terms:
             G[i, j, s] = g
@@ -359,7 +358,7 @@ def construct_w_star(weights: Weights, target: Target, eps_x: float, eps_e: floa
     return Construction(W_star=W_star, eps_x=eps_x, eps_e=float(eps_e), eps_c=float(eps_c),
                         active=active, C=C, weights_by_term=pws,
                         G=backend.to_numpy(G) if keep_terms else None,
-                        back0=backend.to_numpy(back0_64) if keep_terms else None)
+                        back0=backend.to_numpy(back0).astype(np.float64) if keep_terms else None)
 
 
 def _hermeval_on_backend(x: Array, c: np.ndarray) -> Array:
