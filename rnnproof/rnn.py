@@ -9,7 +9,6 @@ matrix product; public functions return batch-first views.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -152,65 +151,67 @@ def _prepare(weights: Weights, x: Array) -> Array:
     return backend.xp().ascontiguousarray(x.transpose(1, 0, 2))
 
 
-def _accumulator(W: Array) -> Callable[[Array, Array], None]:
-    """``acc(out, h)``: out += h @ W^T for C-contiguous (n, m) arrays, in one pass over ``out``.
-
-    On NumPy this is one BLAS gemm with beta = 1 (SciPy's, on Fortran views of the C-ordered
-    arrays: no copies), which adds the product into ``out`` inside the matrix kernel. Elsewhere
-    (CuPy, other dtypes) a product into a buffer, then an in-place add."""
-    xp = backend.xp()
-    if backend.name() == "numpy" and W.dtype in (np.float32, np.float64) \
-            and W.flags.c_contiguous:
-        from scipy.linalg import blas  # noqa: PLC0415
-
-        gemm = blas.get_blas_funcs("gemm", (W,))
-        WT = W.T  # Fortran-ordered view
-
-        def acc(out: Array, h: Array) -> None:
-            if out.flags.c_contiguous and h.flags.c_contiguous:
-                # out^T <- W h^T + out^T, in place
-                res = gemm(1.0, WT, h.T, beta=1.0, c=out.T, trans_a=1, overwrite_c=1)
-                if np.may_share_memory(res, out):
-                    return
-                out[...] = res.T  # pragma: no cover (SciPy copied: keep the result anyway)
-                return
-            out += h @ WT
-
-        return acc
-    buf: list[Array] = []
-
-    def acc_generic(out: Array, h: Array) -> None:
-        if not buf or buf[0].shape != out.shape:
-            buf[:] = [xp.empty(out.shape, dtype=out.dtype)]
-        xp.matmul(h, W.T, out=buf[0])
-        out += buf[0]
-
-    return acc_generic
+#: the inner dimension of the augmented product is padded to a multiple of this (aligned rows)
+_PAD = 16
 
 
 def _forward_pf(W: Array, A: Array, x_pf: Array, keep_g: bool) -> tuple[Array, Array | None]:
     """The recurrence, position-first: returns H (L+1, n, m) and optionally G (L+1, n, m).
 
-    The input projections A x_l of all positions are one product, written where g_l is
-    accumulated; each position then adds W h_{l-1} into it (one gemm with beta = 1) and applies
-    the ReLU in place: two passes over memory per position beyond the product itself."""
+    A large batch on NumPy without G takes :func:`_forward_augmented` (one product per position,
+    the input projection inside it); otherwise each position is W h_{l-1} into g_l, A x_l into a
+    reused buffer, their sum and the ReLU."""
     xp = backend.xp()
-    Lp1, n, k = x_pf.shape
-    L = Lp1 - 1
+    Lp1, n, _ = x_pf.shape
     m = W.shape[0]
+    if not keep_g and backend.name() == "numpy" and n >= 32 and m >= 256:
+        return _forward_augmented(W, A, x_pf), None
     H = xp.empty((Lp1, n, m), dtype=W.dtype)
     H[0] = 0
     G = xp.empty((Lp1, n, m), dtype=W.dtype) if keep_g else None
-    acc = G if keep_g else H  # where g_l = A x_l + W h_{l-1} is built
-    xp.matmul(x_pf[1:].reshape(L * n, k), A.T, out=acc[1:].reshape(L * n, m))
-    add_Wh = _accumulator(W)
+    WT, AT = W.T, A.T
+    ax = xp.empty((n, m), dtype=W.dtype)  # A x_l, one position at a time (no (L+1, n, m) copy)
     for l in range(1, Lp1):
-        if l > 1:  # h_0 = 0: g_1 = A x_1
-            add_Wh(acc[l], H[l - 1])
-        xp.maximum(acc[l], 0, out=H[l])
+        g = G[l] if keep_g else H[l]
+        if l == 1:
+            xp.matmul(x_pf[1], AT, out=g)  # h_0 = 0
+        else:
+            xp.matmul(H[l - 1], WT, out=g)
+            xp.matmul(x_pf[l], AT, out=ax)
+            g += ax
+        xp.maximum(g, 0, out=H[l])
     if keep_g:
         G[0] = 0
     return H, G
+
+
+def _forward_augmented(W: Array, A: Array, x_pf: Array) -> Array:
+    """h_l = sigma([h_{l-1}, x_l] [W, A]^T) for all positions (NumPy, a large batch).
+
+    Row block l-1 of a padded buffer holds h_{l-1} followed by x_l, so each position is one
+    matrix product written straight into h_l, then the ReLU in place: the only pass over memory
+    beyond the product (the input projection costs a few extra columns of the inner dimension,
+    padded to a multiple of :data:`_PAD`). Returns H (L+1, n, m), a view of the padded rows."""
+    Lp1, n, k = x_pf.shape
+    m = W.shape[0]
+    kp = -(-k // _PAD) * _PAD
+    backend.guard_memory(m * (m + kp) * W.dtype.itemsize, "[W A] for the forward pass")
+    Hb = np.empty((Lp1, n, m + kp), dtype=W.dtype)
+    Hb[0, :, :m] = 0
+    Hb[:-1, :, m:m + k] = x_pf[1:]  # block l-1 carries x_l
+    Hb[:, :, m + k:] = 0
+    Hb[-1, :, m:] = 0
+    WA = np.zeros((m, m + kp), dtype=W.dtype)
+    WA[:, :m] = W
+    WA[:, m:m + k] = A
+    WAT = WA.T
+    H = Hb[:, :, :m]
+    np.matmul(x_pf[1], A.T, out=H[1])  # h_0 = 0
+    np.maximum(H[1], 0, out=H[1])
+    for l in range(2, Lp1):
+        np.matmul(Hb[l - 1], WAT, out=H[l])
+        np.maximum(H[l], 0, out=H[l])
+    return H
 
 
 def forward_trace(weights: Weights, x: Array, shift: Array | None = None) -> Trace:
@@ -298,10 +299,11 @@ def linear_response(weights: Weights, x: Array, W_star: Array | LowRank,
     D = G >= 0
     dH = xp.zeros((Lp1, n, m), dtype=W.dtype)
     dH[2:] = apply(H[1:Lp1 - 1].reshape(-1, m)).reshape(Lp1 - 2, n, m)  # W* h_{l-1}, l=2..L
-    add_Wdh = _accumulator(W)
+    buf = xp.empty((n, m), dtype=W.dtype)
     for l in range(2, Lp1):
         if l > 2:  # dh_1 = 0
-            add_Wdh(dH[l], dH[l - 1])
+            xp.matmul(dH[l - 1], W.T, out=buf)
+            dH[l] += buf
         dH[l] *= D[l]
     return (dH @ weights.B.T).transpose(1, 0, 2)
 
