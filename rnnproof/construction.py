@@ -364,17 +364,17 @@ def construct_w_star(weights: Weights, target: Target, eps_x: float, eps_e: floa
 def _hermeval_on_backend(x: Array, c: np.ndarray) -> Array:
     """sum_k c_k He_k(x) for a backend array x and host coefficients c, by the same Clenshaw
     recursion as ``numpy.polynomial.hermite_e.hermeval`` (so NumPy gives identical numbers)."""
-    c = np.asarray(c, dtype=np.float64).ravel()
-    if c.size == 0:
+    c = [float(v) for v in np.asarray(c, dtype=np.float64).ravel()]  # host scalars
+    if len(c) == 0:
         return 0.0 * x
-    if c.size == 1:
+    if len(c) == 1:
         return c[0] + 0.0 * x
-    if c.size == 2:
+    if len(c) == 2:
         return c[0] + c[1] * x
-    nd = c.size
+    nd = len(c)
     c0: Any = c[-2]
     c1: Any = c[-1]
-    for i in range(3, c.size + 1):
+    for i in range(3, len(c) + 1):
         tmp = c0
         nd -= 1
         c0 = c[-i] - c1 * (nd - 1)

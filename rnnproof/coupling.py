@@ -201,12 +201,11 @@ def remainder_scan(weights: Weights, x: Array, direction: Array | LowRank,
         H1, G1 = _forward_pf(weights.W + c * D, weights.A, x_pf, keep_g=True)
         dF = H1 @ weights.B.T - F0
         f = c * f_pf
-        r, rf = _rms_dev(dF - f), _rms_dev(f)
-        rows.append(xp.stack([
+        r, rf = _rms_dev(dF - f).astype(np.float64), _rms_dev(f).astype(np.float64)
+        rows.append(xp.stack([v.astype(np.float64) for v in (
             r, rf, _rms_dev(dF), r / xp.maximum(rf, 1e-300),
             (D0 != (G1[2:] >= 0)).mean(),
-            _predicted_flip_fraction(G0[2:], G1[2:] - G0[2:], H0[1:-1], x_pf[2:])
-        ]).astype(np.float64))
+            _predicted_flip_fraction(G0[2:], G1[2:] - G0[2:], H0[1:-1], x_pf[2:]))]))
     table = backend.to_numpy(xp.stack(rows))  # the scan's one host read
     keys = ("remainder", "f", "delta_F", "relative", "flips", "flips_predicted")
     return {k: table[:, i].copy() for i, k in enumerate(keys)} | {"tau": taus}

@@ -145,12 +145,12 @@ def rademacher_from_gram(K: Array, tau: float, draws: int = 200, seed: int = 0,
             raise ValueError(f"Monte Carlo over the signs needs draws >= 2, got {draws}")
         eps_h = np.random.default_rng(seed).choice((-1.0, 1.0), size=(draws, N))
     eps = backend.to_backend(eps_h)
-    v = xp.sqrt(xp.clip(((eps @ Kd) * eps).sum(axis=1), 0, None))
+    v = xp.sqrt(xp.maximum(((eps @ Kd) * eps).sum(axis=1), 0.0))
     atol = 1e-2 * rtol * xp.maximum(1.0, xp.abs(Kd).max())  # rounding of K's own dtype
     symmetric = xp.all(xp.abs(Kd - Kd.T) <= atol + rtol * xp.abs(Kd.T))
     spread = v.std(ddof=1) if v.shape[0] > 1 else 0.0 * v.sum()
     sym, tr, mean, sd = backend.to_numpy(xp.stack([  # the one host read
-        symmetric.astype(np.float64), xp.trace(Kd), v.mean(), spread]))
+        q.astype(np.float64) for q in (symmetric, xp.trace(Kd), v.mean(), spread)]))
     if not sym:
         raise ValueError("K must be symmetric (a Gram matrix)")
     lower = tau / N * math.sqrt(max(tr, 0) / 2)

@@ -160,11 +160,11 @@ def check_actual_input(x: Any, d_x: int | None = None, dtype: Any = None) -> Any
     norms = xp.sqrt((xf[:, 1:] * xf[:, 1:]).sum(-1))  # (n, L)
     first, rest = norms[:, 0], norms[:, 1:]
     eps = rest[:, :1]
-    s = backend.to_numpy(xp.stack([  # the one host read
+    s = backend.to_numpy(xp.stack([v.astype(np.float64) for v in (  # the one host read
         xp.all(xp.isfinite(xf)), xp.all(xf[:, 0] == 0),
         xp.any(xp.abs(first - 1.0) > UNIT_TOL), first.min(), first.max(),
         xp.any(xp.abs(rest - eps) > UNIT_TOL * xp.maximum(1.0, eps)) | xp.any(eps <= 0),
-        rest.min(), rest.max()]).astype(np.float64))
+        rest.min(), rest.max())]))
     if not s[0]:
         raise ValueError("x contains non-finite values (NaN or inf)")
     if not s[1]:
