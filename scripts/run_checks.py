@@ -30,11 +30,12 @@ PRIORITY = ("theorem-1", "lemma-5.4*", "claim-G.1", "theorem-1-scaling-*", "*sca
             "step-4-rademacher-*", "theorem-1*")
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Raised by the alarm (a BaseException, so that no check's ``except Exception`` eats it)."""
 
 
 def _alarm(signum: int, frame: Any) -> None:
+    signal.alarm(1)  # again in a second, should this one land where it is ignored (a finalizer)
     raise _Timeout()
 
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                    default=float(os.environ.get("STEP_DEADLINE", "inf")),
                    help="unix time (default: $STEP_DEADLINE, set by gpu-check.sh)")
     p.add_argument("--per-check", type=float, default=float("inf"))
-    p.add_argument("--min-left", type=float, default=5.0,
+    p.add_argument("--min-left", type=float, default=10.0,
                    help="start no check with fewer seconds than this before the deadline")
     args = p.parse_args(argv)
 
