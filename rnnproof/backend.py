@@ -7,6 +7,11 @@ Environment variables
 ``RNNPROOF_DTYPE``    overrides the default dtype (float64 on NumPy, float32 on CuPy).
 ``RNNPROOF_PROFILE``  ``quick`` | ``full`` (default: quick on NumPy, full on CuPy).
 
+Arrays move between the backends only here: :func:`to_backend` (host data onto the device,
+or the reverse on NumPy) and :func:`to_numpy` (the one explicit device-to-host copy, a host
+sync on CuPy); every public entry point of the package converts its inputs with them.
+:func:`available_bytes` and :class:`peak_bytes` see CuPy's memory pool on a GPU.
+
 This is the only module that imports CuPy.
 """
 
