@@ -201,9 +201,10 @@ def _forward_augmented(W: Array, A: Array, x_pf: Array) -> Array:
     Hb[:-1, :, m:m + k] = x_pf[1:]  # block l-1 carries x_l
     Hb[:, :, m + k:] = 0
     Hb[-1, :, m:] = 0
-    WA = np.zeros((m, m + kp), dtype=W.dtype)
+    WA = np.empty((m, m + kp), dtype=W.dtype)
     WA[:, :m] = W
     WA[:, m:m + k] = A
+    WA[:, m + k:] = 0
     WAT = WA.T
     H = Hb[:, :, :m]
     np.matmul(x_pf[1], A.T, out=H[1])  # h_0 = 0
