@@ -162,3 +162,17 @@ def test_bad_input_is_a_clear_error(call, match):
 def test_init_weights_rejects_bad_sizes(args, match):
     with pytest.raises(ValueError, match=match):
         rp.init_weights(*args, seed=0)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_large_batch_forward_matches_the_per_position_recurrence(dtype, tol):
+    # n >= 32 and m >= 256 take the augmented product on NumPy (the input projection inside
+    # the recurrent product); it must give the h of the plain recurrence of forward_trace
+    w = rp.init_weights(256, 4, 2, seed=3, dtype=dtype)
+    x = rp.embed(random_true_inputs(40, 7, 4, 3), 0.3)
+    h = H(rp.hidden_states(w, x))
+    tr = rp.forward_trace(w, x)
+    assert h.dtype == dtype and np.all(np.isfinite(h)) and not h[:, 0].any()
+    np.testing.assert_allclose(h, H(tr.h), rtol=0, atol=tol * np.abs(H(tr.h)).max())
+    np.testing.assert_allclose(H(rp.outputs(w, x)), H(tr.h) @ H(w.B).T, rtol=0,
+                               atol=10 * tol * max(1.0, np.abs(H(tr.h)).max()))
