@@ -325,24 +325,26 @@ def check_labels(y_star: Array, n: int, L: int, d: int, loss: str,
                  dtype: Any = np.float64) -> Array:
     """Validate labels y* of shape (n, L-2, d) (positions 3..L); for the logistic loss the
     entries must be -1 or +1. Returns them position-first (L-2, n, d) on the backend, in
-    ``dtype``. The checks run where the labels are, with one small summary read on the host."""
-    xp = backend.xp()
-    y = backend.to_backend(y_star)
+    ``dtype``. The checks run where the labels are (host labels on the host before they are
+    moved; device labels on the device, with one small summary read)."""
+    host = isinstance(y_star, np.ndarray) or not hasattr(y_star, "get")
+    y = np.asarray(y_star) if host else backend.to_backend(y_star)
+    ym = np if isinstance(y, np.ndarray) else backend.xp()  # checked where it is
     if y.ndim != 3 or tuple(y.shape) != (n, L - 2, d):
         raise ValueError(f"y_star must have shape (n, L-2, d) = {(n, L - 2, d)} "
                          f"(labels for positions 3..L), got {tuple(y.shape)}")
     if y.dtype.kind not in "biuf":
         raise ValueError(f"y_star must be numeric, got dtype {y.dtype}")
     y = y.astype(np.float64)
-    tests = [xp.all(xp.isfinite(y))]
+    tests = [ym.all(ym.isfinite(y))]
     if loss == "logistic":
-        tests.append(xp.all((y == 1.0) | (y == -1.0)))
-    ok = backend.to_numpy(xp.stack(tests))  # the one host read
+        tests.append(ym.all((y == 1.0) | (y == -1.0)))
+    ok = backend.to_numpy(ym.stack(tests))  # one small read (none for host labels)
     if not ok[0]:
         raise ValueError("y_star contains non-finite values")
     if loss == "logistic" and not ok[1]:
         raise ValueError("the logistic loss needs labels in {-1, +1}")
-    return xp.ascontiguousarray(y.transpose(1, 0, 2).astype(dtype))
+    return backend.xp().ascontiguousarray(backend.to_backend(y.transpose(1, 0, 2), dtype))
 
 
 def objective_and_grad(weights: Weights, x: Array, y_star: Array, lam: float,

@@ -28,13 +28,17 @@ def _as_float_array(a: Any, what: str) -> np.ndarray:
     return arr
 
 
-def _on_backend(a: Any, what: str) -> Any:
-    """``a`` on the active backend (its own dtype), after checking that it is numeric."""
+def _where_it_is(a: Any, what: str) -> tuple[Any, Any]:
+    """``(array, module)``: host data as a NumPy array (checked on the host, no device sync),
+    a device array on the active backend (checked there); after checking that it is numeric."""
     dt = getattr(a, "dtype", None)
     dt = np.asarray(a).dtype if dt is None else np.dtype(dt)
     if dt.kind not in "biuf":
         raise ValueError(f"{what} must be numeric, got dtype {dt}")
-    return backend.to_backend(a)
+    if isinstance(a, np.ndarray) or not hasattr(a, "get"):
+        return np.asarray(a), np
+    a = backend.to_backend(a)
+    return a, (np if isinstance(a, np.ndarray) else backend.xp())
 
 
 def check_eps_x(eps_x: float) -> float:
@@ -80,15 +84,15 @@ def embed(x_star: Any, eps_x: float, dtype: Any = np.float64) -> Any:
     its arrays (a host x* is copied to the device once).
     """
     eps_x = check_eps_x(eps_x)
-    xs = _on_backend(x_star, "x_star")
-    _check_true_tokens(xs)
-    return _embed_unchecked(xs, eps_x, dtype)
+    xs, xm = _where_it_is(x_star, "x_star")
+    _check_true_tokens(xs, xm)
+    return _embed_unchecked(backend.to_backend(xs), eps_x, dtype)
 
 
-def _check_true_tokens(x: Any) -> None:
-    """The conditions of :func:`validate_true_input` for an array on the active backend, read
-    through one small host summary (the offending token is looked up only on failure)."""
-    xp = backend.xp()
+def _check_true_tokens(x: Any, xp: Any) -> None:
+    """The conditions of :func:`validate_true_input` evaluated by the array module ``xp`` of x
+    (on the device for a device array), read through one small summary (the offending token is
+    looked up only on failure)."""
     if x.ndim != 3:
         raise ValueError(f"x_star must have shape (n, L-2, d_x), got shape {tuple(x.shape)}")
     n, t, d_x = x.shape
@@ -145,10 +149,10 @@ def check_actual_input(x: Any, d_x: int | None = None, dtype: Any = None) -> Any
     the common value is eps_x). Returns the array on the active backend in ``dtype`` (default:
     the backend's default dtype).
 
-    The conditions are evaluated where the array is (on the device for CuPy) and only a summary
-    of eight numbers is read on the host; x itself is never copied back."""
-    xp = backend.xp()
-    xd = _on_backend(x, "x")
+    The conditions are evaluated where the array is (host data on the host before it is moved,
+    a device array on the device) and only a summary of eight numbers is read from there; x
+    itself is never copied back."""
+    xd, xp = _where_it_is(x, "x")
     if xd.ndim != 3:
         raise ValueError(f"x must have shape (n, L+1, d_x+1), got shape {tuple(xd.shape)}")
     n, Lp1, dp1 = xd.shape
@@ -176,7 +180,7 @@ def check_actual_input(x: Any, d_x: int | None = None, dtype: Any = None) -> Any
         raise ValueError("x is not normalized (Definition 3.2): ||x_l|| must equal the same "
                          f"eps_x > 0 for all 2 <= l <= L, got norms in "
                          f"[{s[6]:.6g}, {s[7]:.6g}]")
-    return xd.astype(dtype or backend.default_dtype(), copy=False)
+    return backend.to_backend(xd, dtype or backend.default_dtype())
 
 
 def pad_to_unit(v: Any, literal: bool = False) -> np.ndarray:
