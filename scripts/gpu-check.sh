@@ -51,7 +51,7 @@ if [ "$DRY" = 1 ]; then
   CHECK_PROFILE=quick BENCH="--quick --only core construction" JOBS=2 CHAPTER_JOBS=2
   # the quick checks run in step 3 (and are cached for the chapters): step 2 takes the core
   TESTS="tests/test_backend.py tests/test_rnn.py tests/test_device.py tests/test_standin.py"
-  T_AGREE=40 T_TESTS=60 T_CHECKS=100 T_BENCH=50 T_CHAPTERS=200
+  T_AGREE=40 T_TESTS=60 T_CHECKS=150 T_BENCH=50 T_CHAPTERS=150
   MODE="dry run on the CPU stand-in for CuPy (tests/fakecupy)"
 else
   CHECK_PROFILE=full BENCH="--only core sgd construction" JOBS=4 CHAPTER_JOBS=4 TESTS=
@@ -114,7 +114,8 @@ say "  $(tail -n 1 "$WORK/pytest.log")"
 # 3. checks (full profile on the device), the most important first, one JSON line each
 step checks $T_CHECKS $R_CHECKS env RNNPROOF_DTYPE=float64 "$PY" scripts/run_checks.py \
   --profile "$CHECK_PROFILE" --jsonl "$OUT/checks.jsonl" --dir "$WORK/checks" --per-check 90
-say "  $(grep -c '"status": "done"' "$OUT/checks.jsonl" 2>/dev/null || echo 0) checks done ($CHECK_PROFILE profile); $(grep -o '"not-run".*' "$OUT/checks.jsonl" | head -c 300)"
+n_of() { grep -c "\"status\": \"$1\"" "$OUT/checks.jsonl" 2>/dev/null; }
+say "  $CHECK_PROFILE profile: $(n_of done) done, $(n_of timed-out) timed out, $(n_of error) errors; $(grep -o '"not-run".*' "$OUT/checks.jsonl" | head -c 400)"
 
 # 4. benchmarks: core, SGD, construction (not the book)
 step bench $T_BENCH $R_BENCH "$PY" -m benchmarks $BENCH --out "$OUT/bench.md"
