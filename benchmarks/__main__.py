@@ -1,7 +1,7 @@
 """Run every ``benchmarks/bench_*.py`` (each exposes ``run(quick) -> list[dict]``), print one
 table and write it to ``benchmarks/results/<machine>.md``.
 
-    python -m benchmarks [--quick] [--only NAME ...]
+    python -m benchmarks [--quick] [--only NAME ...] [--out FILE]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     p.add_argument("--only", nargs="*", default=None, help="bench module names (e.g. core)")
+    p.add_argument("--out", default=None, help="also write the table to this file")
     args = p.parse_args(argv)
     rows = []
     for mod in sorted(m.name for m in pkgutil.iter_modules([str(HERE)])):
@@ -54,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"than the reference); for memory rows, reference bytes / our bytes.\n\n"
             f"{head}\n{body}\n")
     print(text)
-    if not args.quick:
+    if args.out:
+        Path(args.out).write_text(text)
+    if not args.quick and not args.only:
         out = HERE / "results" / f"{machine_name()}.md"
         out.parent.mkdir(exist_ok=True)
         out.write_text(text)

@@ -87,6 +87,9 @@ def single_sample(m: int, L: int, bw: float) -> list[dict[str, Any]]:
 
 def torch_single_sample(m: int, L: int) -> list[dict[str, Any]]:
     size = f"m={m}, L={L}, float64"
+    if backend.is_device():
+        return [row("SGD single-sample step", size, float("nan"), "torch autograd, same SGD",
+                    float("nan"), ">= 1.0x", "skipped on a GPU: the torch loop here is CPU")]
     try:
         import torch  # noqa: PLC0415
     except ImportError:

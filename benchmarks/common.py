@@ -12,8 +12,7 @@ from rnnproof import backend
 
 def sync() -> None:
     """Wait for the device (no-op on NumPy)."""
-    if backend.name() == "cupy":
-        backend.xp().cuda.Device().synchronize()
+    backend.sync()
 
 
 def best_time(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> float:
@@ -30,19 +29,22 @@ def best_time(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> float:
     return best
 
 
-def best_times(*fns: Callable[[], Any], repeat: int = 7) -> list[float]:
-    """Best wall time of each function, measured interleaved (a, b, a, b, ...) so that a
-    change of machine load hits both sides of a ratio alike."""
+def best_times(*fns: Callable[[], Any], repeat: int = 7,
+               clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Best time of each function, measured interleaved (a, b, a, b, ...) so that a change of
+    machine load hits both sides of a ratio alike. ``clock=time.thread_time`` measures the CPU
+    time of the calling thread instead of the wall time: for single-threaded code on a shared
+    machine it leaves out the time the thread waited for a core."""
     for fn in fns:
         fn()
     best = [float("inf")] * len(fns)
     for _ in range(repeat):
         for k, fn in enumerate(fns):
             sync()
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
             sync()
-            best[k] = min(best[k], time.perf_counter() - t0)
+            best[k] = min(best[k], clock() - t0)
     return best
 
 
@@ -84,6 +86,18 @@ def peak_host_bytes(fn: Callable[[], Any]) -> tuple[float, int]:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return dt, peak
+
+
+def peak_bytes(fn: Callable[[], Any]) -> tuple[float, int, str]:
+    """(seconds, peak bytes, what was measured) for one call of ``fn`` on the active backend:
+    host memory (tracemalloc) on NumPy, CuPy's memory pool on a GPU
+    (:class:`rnnproof.backend.peak_bytes`)."""
+    with backend.peak_bytes() as peak:
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        dt = time.perf_counter() - t0
+    return dt, peak.bytes, peak.source
 
 
 def row(benchmark: str, size: str, seconds: float, reference: str, ratio: float, goal: str,

@@ -7,6 +7,11 @@ Environment variables
 ``RNNPROOF_DTYPE``    overrides the default dtype (float64 on NumPy, float32 on CuPy).
 ``RNNPROOF_PROFILE``  ``quick`` | ``full`` (default: quick on NumPy, full on CuPy).
 
+Arrays move between the backends only here: :func:`to_backend` (host data onto the device,
+or the reverse on NumPy) and :func:`to_numpy` (the one explicit device-to-host copy, a host
+sync on CuPy); every public entry point of the package converts its inputs with them.
+:func:`available_bytes` and :class:`peak_bytes` see CuPy's memory pool on a GPU.
+
 This is the only module that imports CuPy.
 """
 
@@ -91,24 +96,52 @@ def rng(seed: int) -> Any:
 
 
 def to_numpy(a: Any) -> np.ndarray:
-    """Copy an array of either backend to a NumPy array (no copy if already NumPy)."""
+    """Copy an array of either backend to a NumPy array (no copy if already NumPy).
+
+    This is the one explicit device-to-host copy: on CuPy it is ``a.get()`` (a host sync)."""
     if isinstance(a, np.ndarray):
         return a
     get = getattr(a, "get", None)
     return np.asarray(get() if callable(get) else a)
 
 
+def to_backend(a: Any, dtype: Any = None) -> Any:
+    """``a`` on the active backend, in ``dtype`` (None keeps the array's own dtype).
+
+    Host data goes to the device on CuPy (one host-to-device copy) and device data comes back
+    to the host on NumPy, so an input from the other backend is converted rather than mixed
+    into a product. No copy when ``a`` is already there in that dtype."""
+    if name() == "numpy":
+        a = to_numpy(a) if not isinstance(a, np.ndarray) and hasattr(a, "get") else a
+        return np.asarray(a, dtype=dtype)
+    return xp().asarray(a, dtype=dtype)
+
+
 def asarray(a: Any, dtype: Any = None) -> Any:
     """Move ``a`` onto the active backend with the default (or given) dtype."""
-    return xp().asarray(to_numpy(a) if name() == "numpy" else a,
-                        dtype=dtype or default_dtype())
+    return to_backend(a, dtype or default_dtype())
+
+
+def is_device() -> bool:
+    """True when arrays live on a device (the CuPy backend), where every host read syncs."""
+    return name() == "cupy"
+
+
+def sync() -> None:
+    """Wait until the device has finished all queued work (a no-op on NumPy)."""
+    if name() == "cupy":
+        xp().cuda.Device().synchronize()
 
 
 def available_bytes() -> int:
-    """Memory available for new arrays: the device's free memory, or the host's MemAvailable."""
+    """Memory available for new arrays.
+
+    On CuPy: the device's free memory plus the free blocks cached by CuPy's memory pool (the
+    pool reuses them before it asks the device for more). On NumPy: the host's MemAvailable."""
     if name() == "cupy":
-        free, _total = xp().cuda.Device().mem_info
-        return int(free)
+        cp = xp()
+        free, _total = cp.cuda.Device().mem_info
+        return int(free) + int(cp.get_default_memory_pool().free_bytes())
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -117,6 +150,53 @@ def available_bytes() -> int:
     except OSError:
         pass
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+class peak_bytes:
+    """Context manager: the peak memory allocated inside the block, on the active backend.
+
+    ``with backend.peak_bytes() as peak: ...`` then ``peak.bytes`` (int) and ``peak.source``
+    (what was measured). On NumPy: the host peak traced by :mod:`tracemalloc` (NumPy reports its
+    buffers to it) above the memory traced when the block began. On CuPy: the growth of CuPy's
+    memory pool (device memory) during the block, after its cached free blocks are returned
+    first: the pool keeps every block it has handed out, so its size is the high-water mark of
+    the block's device allocations (rounded up to CuPy's block sizes: an upper bound). Host
+    memory is not counted there, nor device memory taken outside the pool."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.source = ""
+        self._started = False
+
+    def __enter__(self) -> peak_bytes:
+        if name() == "cupy":
+            sync()
+            pool = xp().get_default_memory_pool()
+            pool.free_all_blocks()
+            self._base = int(pool.total_bytes())
+            self.source = "CuPy memory pool (device; block high-water mark, an upper bound)"
+        else:
+            import tracemalloc  # noqa: PLC0415
+
+            self._started = not tracemalloc.is_tracing()
+            if self._started:
+                tracemalloc.start()
+            else:
+                tracemalloc.reset_peak()
+            self._base = tracemalloc.get_traced_memory()[0]
+            self.source = "tracemalloc (host)"
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if name() == "cupy":
+            sync()
+            self.bytes = max(0, int(xp().get_default_memory_pool().total_bytes()) - self._base)
+            return
+        import tracemalloc  # noqa: PLC0415
+
+        self.bytes = max(0, int(tracemalloc.get_traced_memory()[1]) - self._base)
+        if self._started:
+            tracemalloc.stop()
 
 
 def guard_memory(nbytes: int, what: str, fraction: float = 0.8) -> None:

@@ -290,15 +290,17 @@ class Construction:
     eps_x: float
     eps_e: float
     eps_c: float
-    active: np.ndarray  # (L-2, m) bool: neuron k passes the window of position i = index + 2
-    C: np.ndarray  # (L+1, L+1, d): C_{i->j,s}
+    active: Array  # (L-2, m) bool, on the backend: neuron k passes the window of i = index + 2
+    C: np.ndarray  # (L+1, L+1, d): C_{i->j,s} (a small host table)
     weights_by_term: list[PositionWeight]
+    # keep_terms only, float64 host copies for the host-side sums of Lemma 5.4:
     G: np.ndarray = field(repr=False, default=None)  # (L+1, L+1, d, m) per-(i,j,s) row factors
-    back0: np.ndarray = field(repr=False, default=None)  # (L+1, L+1, d, m) Back^(0) (keep_terms)
+    back0: np.ndarray = field(repr=False, default=None)  # (L+1, L+1, d, m) Back^(0)
 
     @property
     def active_counts(self) -> np.ndarray:
-        return self.active.sum(axis=1)
+        """Neurons passing the window at each i = 2..L-1 (a host array (L-2,): one small read)."""
+        return backend.to_numpy(self.active.sum(axis=1))
 
     @property
     def H_bound(self) -> float:
@@ -316,54 +318,88 @@ def construct_w_star(weights: Weights, target: Target, eps_x: float, eps_e: floa
     """W* of Definition 5.3 for the target F* (concept class (3.1)), as LowRank(U, V).
 
     Uses the null sequence x^(0) only: h^(0) from ``hidden_states`` and Back^(0) from
-    ``back_operators``; never forms an m x m array. ``keep_terms`` keeps the per-(i, j, s) row
-    factors G (for the cross-term decomposition of Lemma 5.4).
+    ``back_operators``; never forms an m x m array. Everything of size m stays on the backend
+    (h^(0), Back^(0), the window indicator, the weights H at every neuron, the factors U, V),
+    computed in float64 and stored in the weights' dtype; only small tables come to the host:
+    the constants C_{i->j,s} and the Hermite coefficients of each H (from the scalar Gaussian
+    integrals of Lemma 5.1). ``keep_terms`` also returns the per-(i, j, s) row factors G and
+    Back^(0) as float64 host arrays (for the host-side cross-term sums of Lemma 5.4).
     """
     eps_x = check_eps_x(eps_x)
     L, d_x, d = target.L, target.d_x, target.d
     if weights.d_x != d_x or weights.d != d:
         raise ValueError(f"weights have d_x={weights.d_x}, d={weights.d}; the target has "
                          f"d_x={d_x}, d={d}")
+    xp = backend.xp()
     m = weights.m
     x0 = null_sequence(L, d_x, eps_x)
     h0 = hidden_states(weights, x0)[0]  # (L+1, m)
     back0 = back_operators(weights, x0)[0]  # (L+1, L+1, d, m)
-    h0n = backend.to_numpy(h0).astype(np.float64)
-    norms_sq = (h0n ** 2).sum(-1)
-    back_sq = backend.to_numpy((back0 ** 2).sum(-1)).astype(np.float64)  # (L+1, L+1, d)
-    C = np.zeros((L + 1, L + 1, d))
-    for i in range(2, L):
-        C[i] = back_sq[i] * norms_sq[i - 1] / m
-    proj = backend.to_numpy(h0[1:L - 1] @ weights.W.T).astype(np.float64)  # <w_k, h0_{i-1}>
-    active = np.abs(proj) <= eps_c / math.sqrt(m)  # (L-2, m), row i-2
-    dtype = weights.W.dtype
-    U = np.zeros((m, L - 2))
-    G = np.zeros((L + 1, L + 1, d, m)) if keep_terms else None
+    h0_64 = h0.astype(np.float64)
+    norms_sq = (h0_64 ** 2).sum(-1)  # ||h^(0)_l||^2, l = 0..L
+    back_sq = (back0 ** 2).sum(-1).astype(np.float64)  # (L+1, L+1, d)
+    Cd = xp.zeros((L + 1, L + 1, d), dtype=np.float64)
+    Cd[2:L] = back_sq[2:L] * norms_sq[1:L - 1, None, None] / m
+    C = backend.to_numpy(Cd)  # the one host read of the construction: (L+1)^2 d numbers
+    proj = (h0[1:L - 1] @ weights.W.T).astype(np.float64)  # <w_k, h0_{i-1}>, row i-2
+    active = xp.abs(proj) <= eps_c / math.sqrt(m)  # (L-2, m)
+    a = (weights.A * math.sqrt(m / 2.0)).astype(np.float64)  # a = sqrt(m/2) a~ for every row
     pws = []
-    Hsum: dict[tuple[int, int, int], np.ndarray] = {}
+    Hsum: dict[tuple[int, int, int], Array] = {}
     for t in target.terms:
         pw = position_weight(t.phi, t.w_star, t.i, L, eps_x, eps_e, eps_c)
         pws.append(pw)
+        alpha = a[:, :d_x] @ backend.to_backend(pw.w_star, np.float64)
+        vals = xp.where(active[t.i - 2], _weight_on_backend(pw.H, alpha, a[:, d_x - 1]), 0.0)
         key = (t.i, t.j, t.s)
-        act = active[t.i - 2]
-        vals = np.zeros(m)
-        if act.any():
-            idx = np.nonzero(act)[0]
-            vals[idx] = pw(backend.to_numpy(weights.A)[idx], m)
-        Hsum[key] = Hsum.get(key, 0.0) + vals
-    back0n = backend.to_numpy(back0).astype(np.float64)
+        Hsum[key] = vals if key not in Hsum else Hsum[key] + vals
+    U = xp.zeros((m, L - 2), dtype=np.float64)
+    G = xp.zeros((L + 1, L + 1, d, m), dtype=np.float64) if keep_terms else None
     for (i, j, s), hv in Hsum.items():
         if C[i, j, s] <= 0:
             raise ValueError(f"C_{{{i}->{j},{s}}} vanished: e_s^T Back^(0) or h^(0) is zero")
-        g = back0n[i, j, s] * hv / (m * C[i, j, s])
+        g = back0[i, j, s].astype(np.float64) * hv / (m * C[i, j, s])
         U[:, i - 2] += g
         if keep_terms:
             G[i, j, s] = g
-    V = h0n[1:L - 1].T  # (m, L-2): column i-2 is h^(0)_{i-1}
-    W_star = LowRank(backend.asarray(U, dtype=dtype), backend.asarray(V, dtype=dtype))
+    V = h0_64[1:L - 1].T  # (m, L-2): column i-2 is h^(0)_{i-1}
+    dtype = weights.W.dtype
+    W_star = LowRank(U.astype(dtype), xp.ascontiguousarray(V.astype(dtype)))
     return Construction(W_star=W_star, eps_x=eps_x, eps_e=float(eps_e), eps_c=float(eps_c),
-                        active=active, C=C, weights_by_term=pws, G=G,
-                        back0=back0n if keep_terms else None)
+                        active=active, C=C, weights_by_term=pws,
+                        G=backend.to_numpy(G) if keep_terms else None,
+                        back0=backend.to_numpy(back0).astype(np.float64) if keep_terms else None)
+
+
+def _hermeval_on_backend(x: Array, c: np.ndarray) -> Array:
+    """sum_k c_k He_k(x) for a backend array x and host coefficients c, by the same Clenshaw
+    recursion as ``numpy.polynomial.hermite_e.hermeval`` (so NumPy gives identical numbers)."""
+    c = [float(v) for v in np.asarray(c, dtype=np.float64).ravel()]  # host scalars
+    if len(c) == 0:
+        return 0.0 * x
+    if len(c) == 1:
+        return c[0] + 0.0 * x
+    if len(c) == 2:
+        return c[0] + c[1] * x
+    nd = len(c)
+    c0: Any = c[-2]
+    c1: Any = c[-1]
+    for i in range(3, len(c) + 1):
+        tmp = c0
+        nd -= 1
+        c0 = c[-i] - c1 * (nd - 1)
+        c1 = tmp + c1 * x
+    return c0 + c1 * x
+
+
+def _weight_on_backend(H: WeightFunction, alpha: Array, a_last: Array) -> Array:
+    """H(alpha, a_last) of :class:`~rnnproof.indicator.WeightFunction` evaluated on the backend
+    (the same formula as ``WeightFunction.__call__``, which works on host arrays)."""
+    xp = backend.xp()
+    sgn = xp.where(a_last >= 0, 1.0, -1.0)
+    poly = _hermeval_on_backend(alpha, H.herm_odd) + sgn * _hermeval_on_backend(alpha,
+                                                                               H.herm_even)
+    return H.const + xp.where(xp.abs(alpha) <= H.cutoff, poly, 0.0)
 
 
 def random_lowrank_like(c: Construction, seed: int) -> LowRank:
@@ -371,11 +407,11 @@ def random_lowrank_like(c: Construction, seed: int) -> LowRank:
     negative control of Lemma 5.4)."""
     m, r = c.W_star.U.shape
     g = np.random.default_rng(seed)
-    U = g.standard_normal((m, r))
-    V = g.standard_normal((m, r))
-    lr = LowRank(backend.asarray(U), backend.asarray(V))
+    dtype = c.W_star.dtype
+    lr = LowRank(backend.to_backend(g.standard_normal((m, r)), dtype),
+                 backend.to_backend(g.standard_normal((m, r)), dtype))
     scale = c.W_star.frobenius_norm() / lr.frobenius_norm()
-    return LowRank(backend.asarray(U * scale), backend.asarray(V))
+    return LowRank(lr.U * dtype.type(scale), lr.V)
 
 
 # ----------------------------------------------------------------------------- Lemma 5.4

@@ -39,6 +39,8 @@ from . import backend
 from .rnn import (
     LowRank,
     Weights,
+    _forward_pf,
+    _prepare,
     back_operators,
     forward_trace,
     hidden_states,
@@ -129,12 +131,19 @@ def predicted_flip_fraction(g: Array, delta: Array, h_prev: Array, x: Array) -> 
     For a neuron with pre-activation g_k ~ N(0, s^2), s^2 = (2/m)(||h_{l-1}||^2 + ||x_l||^2)
     (the variance over the random row (w_k, a_k)), a shift delta_k flips the sign with
     probability about |delta_k| phi(0) / s, phi(0) = 1/sqrt(2 pi). Averaged over the given
-    neurons, inputs and positions (all arrays (n, P, m) except x (n, P, d_x+1)).
+    neurons, inputs and positions (all arrays (n, P, m) except x (n, P, d_x+1)); inputs of
+    either backend are converted to the active one.
     """
+    return float(_predicted_flip_fraction(*(backend.to_backend(a) for a in (g, delta, h_prev,
+                                                                             x))))
+
+
+def _predicted_flip_fraction(g: Array, delta: Array, h_prev: Array, x: Array) -> Array:
+    """:func:`predicted_flip_fraction` as a 0-d backend array (no host read)."""
     xp = backend.xp()
     m = g.shape[-1]
     s = xp.sqrt((2.0 / m) * ((h_prev ** 2).sum(-1) + (x ** 2).sum(-1)))[..., None]
-    return float(xp.mean(xp.abs(delta) / (np.sqrt(2 * np.pi) * s)))
+    return xp.mean(xp.abs(delta) / (np.sqrt(2 * np.pi) * s))
 
 
 def first_order(weights: Weights, x: Array, shift: Array | LowRank) -> FirstOrder:
@@ -155,8 +164,12 @@ def first_order(weights: Weights, x: Array, shift: Array | LowRank) -> FirstOrde
 
 
 def _rms(a: Array) -> float:
+    return float(_rms_dev(a))
+
+
+def _rms_dev(a: Array) -> Array:
     xp = backend.xp()
-    return float(xp.sqrt(xp.mean(a * a)))
+    return xp.sqrt(xp.mean(a * a))
 
 
 def remainder_scan(weights: Weights, x: Array, direction: Array | LowRank,
@@ -167,35 +180,37 @@ def remainder_scan(weights: Weights, x: Array, direction: Array | LowRank,
     Returns arrays over tau: ``remainder`` (RMS of R over inputs, positions and coordinates),
     ``f`` (RMS of f), ``delta_F`` (RMS of the actual change), ``relative`` (remainder / f),
     ``flips`` and ``flips_predicted``. ``linear_map`` replaces the linear function by
-    f(. ; (tau / sqrt(m)) * linear_map) (a negative control: a wrong linear map).
+    f(. ; (tau / sqrt(m)) * linear_map) (a negative control: a wrong linear map). The numbers
+    of every tau stay on the backend and are read on the host once, at the end.
     """
     taus = np.asarray(taus, dtype=float)
     if taus.ndim != 1 or taus.size < 1 or np.any(taus <= 0) or not np.all(np.isfinite(taus)):
         raise ValueError("taus must be a non-empty 1-D array of positive finite numbers")
+    xp = backend.xp()
     m = weights.m
     D = _dense(weights, direction)
     Lmap = None if linear_map is None else _dense(weights, linear_map)
-    out: dict[str, list[float]] = {k: [] for k in
-                                   ("remainder", "f", "delta_F", "relative", "flips",
-                                    "flips_predicted")}
     f_unit = linear_response(weights, x, D if Lmap is None else Lmap)  # f is linear in W'
-    F0 = outputs(weights, x)
-    t0 = forward_trace(weights, x)
-    xa = backend.xp().asarray(x, dtype=weights.W.dtype)
+    f_pf = f_unit.transpose(1, 0, 2)
+    x_pf = _prepare(weights, x)  # validated once; every tau reuses it
+    H0, G0 = _forward_pf(weights.W, weights.A, x_pf, keep_g=True)  # position-first
+    F0 = H0 @ weights.B.T
+    D0 = G0[2:] >= 0
+    backend.guard_memory(m * m * weights.W.dtype.itemsize, "W + W'")
+    rows = []
     for tau in taus:
         c = tau / np.sqrt(m)
-        t1 = forward_trace(weights, x, c * D)
-        dF = t1.h @ weights.B.T - F0
-        f = c * f_unit
-        R = dF - f
-        out["remainder"].append(_rms(R))
-        out["f"].append(_rms(f))
-        out["delta_F"].append(_rms(dF))
-        out["relative"].append(_rms(R) / max(_rms(f), 1e-300))
-        out["flips"].append(float((t0.D != t1.D)[:, 2:].mean()))
-        out["flips_predicted"].append(predicted_flip_fraction(
-            t0.g[:, 2:], t1.g[:, 2:] - t0.g[:, 2:], t0.h[:, 1:-1], xa[:, 2:]))
-    return {k: np.asarray(v) for k, v in out.items()} | {"tau": taus}
+        H1, G1 = _forward_pf(weights.W + c * D, weights.A, x_pf, keep_g=True)
+        dF = H1 @ weights.B.T - F0
+        f = c * f_pf
+        r, rf = _rms_dev(dF - f).astype(np.float64), _rms_dev(f).astype(np.float64)
+        rows.append(xp.stack([v.astype(np.float64) for v in (
+            r, rf, _rms_dev(dF), r / xp.maximum(rf, 1e-300),
+            (D0 != (G1[2:] >= 0)).mean(),
+            _predicted_flip_fraction(G0[2:], G1[2:] - G0[2:], H0[1:-1], x_pf[2:]))]))
+    table = backend.to_numpy(xp.stack(rows))  # the scan's one host read
+    keys = ("remainder", "f", "delta_F", "relative", "flips", "flips_predicted")
+    return {k: table[:, i].copy() for i, k in enumerate(keys)} | {"tau": taus}
 
 
 def linear_objective(weights: Weights, x: Array, y_star: Array, lam: float,

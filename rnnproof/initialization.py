@@ -289,31 +289,35 @@ def back_row_stats(weights: Weights, x: Any) -> BackRowStats:
 
 
 def relu_gain_sup(W: Array, starts: int = 32, iters: int = 60, seed: int = 0,
-                  tol: float = 1e-10) -> tuple[float, np.ndarray]:
+                  tol: float = 1e-10, check_every: int = 10) -> tuple[float, np.ndarray]:
     """Estimate the operator norm sup_x ||sigma(W x)|| / ||x|| of x -> sigma(W x) (footnote 2).
 
     ||sigma(W x)||^2 is convex in x, so on the unit sphere the fixed-point ascent
     x <- W^T sigma(W x) / ||W^T sigma(W x)|| never decreases it (for convex f,
     f(y) >= f(x) + <grad f(x), y - x> and the step maximizes the linear term). It runs from
     ``starts`` random directions plus +-(the top right singular vector of W) at once (one
-    matrix product per iteration). Returns (the best value found, the per-start values).
+    matrix product per iteration), and stops once no start moved by more than ``tol`` in an
+    iteration (looked at on the host every ``check_every`` iterations, so a device is read at
+    most iters / check_every times). Returns (the best value found, the per-start values).
     The result is a lower bound of the supremum; sigma_max(W) / sqrt(2) <= sup <= sigma_max(W)
-    always holds, and the +-v_top starts guarantee the lower end.
+    always holds, and the +-v_top starts guarantee the lower end. W may be on either backend.
     """
     xp = backend.xp()
+    if starts < 1 or iters < 1 or check_every < 1:
+        raise ValueError("relu_gain_sup needs starts >= 1, iters >= 1 and check_every >= 1")
+    W = backend.to_backend(W)
     m = W.shape[1]
-    if starts < 1 or iters < 1:
-        raise ValueError("relu_gain_sup needs starts >= 1 and iters >= 1")
     g = backend.rng(seed)
     X = g.standard_normal((m, starts), dtype=W.dtype)
     v = top_right_singular_vector(W)
     X = xp.concatenate([X, v[:, None], -v[:, None]], axis=1)
     X /= xp.linalg.norm(X, axis=0, keepdims=True)
     prev = None
-    for _ in range(iters):
+    for it in range(iters):
         Y = xp.maximum(W @ X, 0)
         val = xp.linalg.norm(Y, axis=0)
-        if prev is not None and float(xp.max(xp.abs(val - prev))) < tol:
+        if prev is not None and (it % check_every == 0 or it == iters - 1) \
+                and float(xp.max(xp.abs(val - prev))) < tol:
             break
         prev = val
         X = W.T @ Y
@@ -324,8 +328,10 @@ def relu_gain_sup(W: Array, starts: int = 32, iters: int = 60, seed: int = 0,
 
 
 def top_right_singular_vector(W: Array, iters: int = 200, seed: int = 1) -> Array:
-    """Top right singular vector of W by power iteration on W^T W (unit norm)."""
+    """Top right singular vector of W by power iteration on W^T W (unit norm), on the active
+    backend (no host reads inside the iteration)."""
     xp = backend.xp()
+    W = backend.to_backend(W)
     v = backend.rng(seed).standard_normal(W.shape[1], dtype=W.dtype)
     v /= xp.linalg.norm(v)
     for _ in range(iters):
@@ -336,7 +342,7 @@ def top_right_singular_vector(W: Array, iters: int = 200, seed: int = 1) -> Arra
 
 def spectral_norm(W: Array) -> float:
     """sigma_max(W), the largest singular value (LAPACK / cuSOLVER, no singular vectors)."""
-    return float(backend.xp().linalg.svd(W, compute_uv=False)[0])
+    return float(backend.xp().linalg.svd(backend.to_backend(W), compute_uv=False)[0])
 
 
 def relu_gain_typical(W: Array, samples: int = 64, seed: int = 2) -> float:

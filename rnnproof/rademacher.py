@@ -108,9 +108,12 @@ def linear_class_gradient(weights: Weights, x: Array, j: int, s: int = 0) -> Arr
 def gram(a: Array, h: Array) -> Array:
     """K_{nn'} = <G(x_n), G(x_n')>_F for G(x_n) = sum_t a[n, t] h[n, t]^T (arrays (n, T, m)).
 
-    Computed as sum_{t,t'} (A_t A_t'^T) * (H_t H_t'^T): O(T^2 n^2 m) work, O(n^2) memory.
+    Computed as sum_{t,t'} (A_t A_t'^T) * (H_t H_t'^T): O(T^2 n^2 m) work, O(n^2) memory, on the
+    active backend (inputs of either backend are converted; no host reads).
     """
     xp = backend.xp()
+    a = backend.to_backend(a)
+    h = backend.to_backend(h, a.dtype)
     if a.shape != h.shape or a.ndim != 3:
         raise ValueError(f"a and h must both be (n, T, m), got {tuple(a.shape)} and "
                          f"{tuple(h.shape)}")
@@ -123,7 +126,7 @@ def gram(a: Array, h: Array) -> Array:
             K += blk
             if u != t:
                 K += blk.T
-    return K
+    return 0.5 * (K + K.T)  # exactly symmetric (a product's rounding need not be)
 
 
 @dataclass(frozen=True)
@@ -159,31 +162,42 @@ def rademacher_from_gram(K: Array, tau: float, draws: int = 200, seed: int = 0,
     """(tau / N) E_eps sqrt(eps^T K eps) over Rademacher signs eps in {-1, +1}^N.
 
     Exact (all 2^{N-1} sign patterns up to the symmetry eps -> -eps) when N <= exact_max_n,
-    otherwise the mean over ``draws`` independent sign vectors with its standard error.
+    otherwise the mean over ``draws`` independent sign vectors with its standard error. The
+    signs are drawn on the host (NumPy, so every backend averages the same signs); the sums run
+    where K is kept, in float64, and four numbers come back to the host.
     """
     if not np.isfinite(tau) or tau < 0:
         raise ValueError(f"the radius tau must be a finite number >= 0, got {tau!r}")
-    Kn = np.asarray(backend.to_numpy(K), dtype=np.float64)
-    if Kn.ndim != 2 or Kn.shape[0] != Kn.shape[1] or Kn.shape[0] < 1:
-        raise ValueError(f"K must be a square (N, N) Gram matrix, got shape {Kn.shape}")
-    if not np.allclose(Kn, Kn.T, rtol=1e-8, atol=1e-10 * max(1.0, float(np.abs(Kn).max()))):
+    xp = backend.xp()
+    Kd = backend.to_backend(K)
+    rtol = max(1e-8, 100 * float(np.finfo(Kd.dtype).eps)) if Kd.dtype.kind == "f" else 1e-8
+    Kd = Kd.astype(np.float64)
+    if Kd.ndim != 2 or Kd.shape[0] != Kd.shape[1] or Kd.shape[0] < 1:
+        raise ValueError(f"K must be a square (N, N) Gram matrix, got shape {tuple(Kd.shape)}")
+    N = Kd.shape[0]
+    exact = N <= exact_max_n
+    if exact:
+        eps_h = _all_signs(N)
+    else:
+        if draws < 2:
+            raise ValueError(f"Monte Carlo over the signs needs draws >= 2, got {draws}")
+        eps_h = np.random.default_rng(seed).choice((-1.0, 1.0), size=(draws, N))
+    eps = backend.to_backend(eps_h)
+    v = xp.sqrt(xp.maximum(((eps @ Kd) * eps).sum(axis=1), 0.0))
+    atol = 1e-2 * rtol * xp.maximum(1.0, xp.abs(Kd).max())  # rounding of K's own dtype
+    symmetric = xp.all(xp.abs(Kd - Kd.T) <= atol + rtol * xp.abs(Kd.T))
+    spread = v.std(ddof=1) if v.shape[0] > 1 else 0.0 * v.sum()
+    sym, tr, mean, sd = backend.to_numpy(xp.stack([  # the one host read
+        q.astype(np.float64) for q in (symmetric, xp.trace(Kd), v.mean(), spread)]))
+    if not sym:
         raise ValueError("K must be symmetric (a Gram matrix)")
-    N = Kn.shape[0]
-    tr = float(np.trace(Kn))
-    lower, upper = tau / N * math.sqrt(max(tr, 0) / 2), tau / N * math.sqrt(max(tr, 0))
-    if N <= exact_max_n:
-        eps = _all_signs(N)
-        q = ((eps @ Kn) * eps).sum(axis=1)
-        val = float(np.sqrt(np.clip(q, 0, None)).mean())
-        return Rademacher(tau / N * val, 0.0, lower, upper, True, eps.shape[0], N, float(tau))
-    if draws < 2:
-        raise ValueError(f"Monte Carlo over the signs needs draws >= 2, got {draws}")
-    g = np.random.default_rng(seed)
-    eps = g.choice((-1.0, 1.0), size=(draws, N))
-    q = ((eps @ Kn) * eps).sum(axis=1)
-    v = np.sqrt(np.clip(q, 0, None))
-    return Rademacher(tau / N * float(v.mean()), tau / N * float(v.std(ddof=1) / math.sqrt(draws)),
-                      lower, upper, False, draws, N, float(tau))
+    lower = tau / N * math.sqrt(max(tr, 0) / 2)
+    upper = tau / N * math.sqrt(max(tr, 0))
+    if exact:
+        return Rademacher(tau / N * float(mean), 0.0, lower, upper, True, eps_h.shape[0], N,
+                          float(tau))
+    return Rademacher(tau / N * float(mean), tau / N * float(sd / math.sqrt(draws)), lower, upper,
+                      False, draws, N, float(tau))
 
 
 def empirical_rademacher(weights: Weights, x: Array, tau: float, j: int | None = None,

@@ -28,6 +28,21 @@ class Weights:
     A: Array
     B: Array
 
+    def __post_init__(self) -> None:
+        # on the active backend, all three in W's dtype (the default dtype if W is not float)
+        W = backend.to_backend(self.W)
+        dtype = W.dtype if W.dtype.kind == "f" else backend.default_dtype()
+        for nm in ("W", "A", "B"):
+            object.__setattr__(self, nm, backend.to_backend(getattr(self, nm), dtype))
+        m = self.W.shape[0] if self.W.ndim == 2 else -1
+        if self.W.ndim != 2 or self.W.shape[1] != m:
+            raise ValueError(f"W must be a square (m, m) matrix, got shape {tuple(self.W.shape)}")
+        if self.A.ndim != 2 or self.A.shape[0] != m or self.A.shape[1] < 3:
+            raise ValueError(f"A must have shape (m, d_x+1) = ({m}, d_x+1) with d_x >= 2, got "
+                             f"{tuple(self.A.shape)}")
+        if self.B.ndim != 2 or self.B.shape[1] != m:
+            raise ValueError(f"B must have shape (d, m) = (d, {m}), got {tuple(self.B.shape)}")
+
     @property
     def m(self) -> int:
         return int(self.W.shape[0])
@@ -50,6 +65,11 @@ class LowRank:
     V: Array
 
     def __post_init__(self) -> None:
+        # both factors on the active backend, in U's dtype (the default dtype if not float)
+        U = backend.to_backend(self.U)
+        dtype = U.dtype if U.dtype.kind == "f" else backend.default_dtype()
+        object.__setattr__(self, "U", backend.to_backend(U, dtype))
+        object.__setattr__(self, "V", backend.to_backend(self.V, dtype))
         if self.U.ndim != 2 or self.U.shape != self.V.shape:
             raise ValueError(f"LowRank needs U and V of the same shape (m, r), got "
                              f"{tuple(self.U.shape)} and {tuple(self.V.shape)}")
@@ -58,12 +78,23 @@ class LowRank:
     def shape(self) -> tuple[int, int]:
         return (int(self.U.shape[0]), int(self.V.shape[0]))
 
+    @property
+    def dtype(self) -> np.dtype:
+        return self.U.dtype
+
+    def astype(self, dtype: Any) -> LowRank:
+        """The same factors in ``dtype`` (the same object if they already are)."""
+        dtype = np.dtype(dtype)
+        return self if dtype == self.U.dtype else LowRank(self.U.astype(dtype),
+                                                          self.V.astype(dtype))
+
     def apply_rows(self, H: Array) -> Array:
         """Rows of H times the transpose, H @ (U V^T)^T = (H V) U^T: row-wise W* h."""
-        return (H @ self.V) @ self.U.T
+        lr = self.astype(H.dtype)
+        return (H @ lr.V) @ lr.U.T
 
     def frobenius_norm(self) -> float:
-        """||U V^T||_F from the r x r Gram matrices, without forming U V^T."""
+        """||U V^T||_F from the r x r Gram matrices, without forming U V^T (one host read)."""
         xp = backend.xp()
         g = (self.U.T @ self.U) * (self.V.T @ self.V)
         return float(xp.sqrt(xp.maximum(g.sum(), 0.0)))
@@ -110,37 +141,78 @@ def _effective_W(weights: Weights, shift: Array | None) -> Array:
         raise ValueError(f"shift W' must have shape (m, m) = {(weights.m, weights.m)}, "
                          f"got {tuple(shift.shape)}")
     backend.guard_memory(weights.m ** 2 * weights.W.dtype.itemsize, "W + W'")
-    return weights.W + backend.xp().asarray(shift, dtype=weights.W.dtype)
+    return weights.W + backend.to_backend(shift, weights.W.dtype)
 
 
 def _prepare(weights: Weights, x: Array) -> Array:
-    """Validate x and return it position-first, (L+1, n, d_x+1), in the weights' dtype."""
-    x = check_actual_input(x, weights.d_x)
-    return backend.xp().ascontiguousarray(x.transpose(1, 0, 2).astype(weights.W.dtype))
+    """Validate x (on the backend, one small host summary) and return it position-first,
+    (L+1, n, d_x+1), contiguous, on the backend in the weights' dtype."""
+    x = check_actual_input(x, weights.d_x, dtype=weights.W.dtype)
+    return backend.xp().ascontiguousarray(x.transpose(1, 0, 2))
+
+
+#: the inner dimension of the augmented product is padded to a multiple of this (aligned rows)
+_PAD = 16
 
 
 def _forward_pf(W: Array, A: Array, x_pf: Array, keep_g: bool) -> tuple[Array, Array | None]:
-    """The recurrence, position-first: returns H (L+1, n, m) and optionally G (L+1, n, m)."""
+    """The recurrence, position-first: returns H (L+1, n, m) and optionally G (L+1, n, m).
+
+    A large batch on NumPy without G takes :func:`_forward_augmented` (one product per position,
+    the input projection inside it); otherwise each position is W h_{l-1} into g_l, A x_l into a
+    reused buffer, their sum and the ReLU."""
     xp = backend.xp()
     Lp1, n, _ = x_pf.shape
     m = W.shape[0]
+    if not keep_g and backend.name() == "numpy" and n >= 32 and m >= 256:
+        return _forward_augmented(W, A, x_pf), None
     H = xp.empty((Lp1, n, m), dtype=W.dtype)
     H[0] = 0
     G = xp.empty((Lp1, n, m), dtype=W.dtype) if keep_g else None
     WT, AT = W.T, A.T
     ax = xp.empty((n, m), dtype=W.dtype)  # A x_l, one position at a time (no (L+1, n, m) copy)
     for l in range(1, Lp1):
-        buf = G[l] if keep_g else H[l]
+        g = G[l] if keep_g else H[l]
         if l == 1:
-            xp.matmul(x_pf[1], AT, out=buf)  # h_0 = 0
+            xp.matmul(x_pf[1], AT, out=g)  # h_0 = 0
         else:
-            xp.matmul(H[l - 1], WT, out=buf)
+            xp.matmul(H[l - 1], WT, out=g)
             xp.matmul(x_pf[l], AT, out=ax)
-            buf += ax
-        xp.maximum(buf, 0, out=H[l])
+            g += ax
+        xp.maximum(g, 0, out=H[l])
     if keep_g:
         G[0] = 0
     return H, G
+
+
+def _forward_augmented(W: Array, A: Array, x_pf: Array) -> Array:
+    """h_l = sigma([h_{l-1}, x_l] [W, A]^T) for all positions (NumPy, a large batch).
+
+    Row block l-1 of a padded buffer holds h_{l-1} followed by x_l, so each position is one
+    matrix product written straight into h_l, then the ReLU in place: the only pass over memory
+    beyond the product (the input projection costs a few extra columns of the inner dimension,
+    padded to a multiple of :data:`_PAD`). Returns H (L+1, n, m), a view of the padded rows."""
+    Lp1, n, k = x_pf.shape
+    m = W.shape[0]
+    kp = -(-k // _PAD) * _PAD
+    backend.guard_memory(m * (m + kp) * W.dtype.itemsize, "[W A] for the forward pass")
+    Hb = np.empty((Lp1, n, m + kp), dtype=W.dtype)
+    Hb[0, :, :m] = 0
+    Hb[:-1, :, m:m + k] = x_pf[1:]  # block l-1 carries x_l
+    Hb[:, :, m + k:] = 0
+    Hb[-1, :, m:] = 0
+    WA = np.empty((m, m + kp), dtype=W.dtype)
+    WA[:, :m] = W
+    WA[:, m:m + k] = A
+    WA[:, m + k:] = 0
+    WAT = WA.T
+    H = Hb[:, :, :m]
+    np.matmul(x_pf[1], A.T, out=H[1])  # h_0 = 0
+    np.maximum(H[1], 0, out=H[1])
+    for l in range(2, Lp1):
+        np.matmul(Hb[l - 1], WAT, out=H[l])
+        np.maximum(H[l], 0, out=H[l])
+    return H
 
 
 def forward_trace(weights: Weights, x: Array, shift: Array | None = None) -> Trace:
@@ -212,9 +284,9 @@ def linear_response(weights: Weights, x: Array, W_star: Array | LowRank,
     if isinstance(W_star, LowRank):
         if W_star.shape != (m, m):
             raise ValueError(f"W* factors describe a {W_star.shape} matrix, expected {(m, m)}")
-        apply = W_star.apply_rows
+        apply = W_star.astype(weights.W.dtype).apply_rows
     else:
-        Ws = xp.asarray(W_star, dtype=weights.W.dtype)
+        Ws = backend.to_backend(W_star, weights.W.dtype)
         if Ws.shape != (m, m):
             raise ValueError(f"W* must have shape (m, m) = {(m, m)}, got {tuple(Ws.shape)}")
 
@@ -227,9 +299,13 @@ def linear_response(weights: Weights, x: Array, W_star: Array | LowRank,
     Lp1, n, _ = x_pf.shape
     D = G >= 0
     dH = xp.zeros((Lp1, n, m), dtype=W.dtype)
-    drive = apply(H[1:Lp1 - 1].reshape(-1, m)).reshape(Lp1 - 2, n, m)  # W* h_{l-1}, l=2..L
+    dH[2:] = apply(H[1:Lp1 - 1].reshape(-1, m)).reshape(Lp1 - 2, n, m)  # W* h_{l-1}, l=2..L
+    buf = xp.empty((n, m), dtype=W.dtype)
     for l in range(2, Lp1):
-        dH[l] = (dH[l - 1] @ W.T + drive[l - 2]) * D[l]
+        if l > 2:  # dh_1 = 0
+            xp.matmul(dH[l - 1], W.T, out=buf)
+            dH[l] += buf
+        dH[l] *= D[l]
     return (dH @ weights.B.T).transpose(1, 0, 2)
 
 
@@ -245,20 +321,30 @@ def _loss(loss: str, u: Array, v: Array) -> tuple[Array, Array]:
     raise ValueError(f"loss must be 'l2' or 'logistic', got {loss!r}")
 
 
-def check_labels(y_star: Array, n: int, L: int, d: int, loss: str) -> Array:
+def check_labels(y_star: Array, n: int, L: int, d: int, loss: str,
+                 dtype: Any = np.float64) -> Array:
     """Validate labels y* of shape (n, L-2, d) (positions 3..L); for the logistic loss the
-    entries must be -1 or +1. Returns them position-first (L-2, n, d) on the backend."""
-    xp = backend.xp()
-    y = backend.to_numpy(y_star)
-    if np.ndim(y) != 3 or tuple(np.shape(y)) != (n, L - 2, d):
+    entries must be -1 or +1. Returns them position-first (L-2, n, d) on the backend, in
+    ``dtype``. The checks run where the labels are (host labels on the host before they are
+    moved; device labels on the device, with one small summary read)."""
+    host = isinstance(y_star, np.ndarray) or not hasattr(y_star, "get")
+    y = np.asarray(y_star) if host else backend.to_backend(y_star)
+    ym = np if isinstance(y, np.ndarray) else backend.xp()  # checked where it is
+    if y.ndim != 3 or tuple(y.shape) != (n, L - 2, d):
         raise ValueError(f"y_star must have shape (n, L-2, d) = {(n, L - 2, d)} "
-                         f"(labels for positions 3..L), got {tuple(np.shape(y))}")
-    y = np.asarray(y, dtype=np.float64)
-    if not np.all(np.isfinite(y)):
+                         f"(labels for positions 3..L), got {tuple(y.shape)}")
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"y_star must be numeric, got dtype {y.dtype}")
+    y = y.astype(np.float64)
+    tests = [ym.all(ym.isfinite(y))]
+    if loss == "logistic":
+        tests.append(ym.all((y == 1.0) | (y == -1.0)))
+    ok = backend.to_numpy(ym.stack(tests))  # one small read (none for host labels)
+    if not ok[0]:
         raise ValueError("y_star contains non-finite values")
-    if loss == "logistic" and not np.all(np.isin(y, (-1.0, 1.0))):
+    if loss == "logistic" and not ok[1]:
         raise ValueError("the logistic loss needs labels in {-1, +1}")
-    return xp.ascontiguousarray(xp.asarray(y.transpose(1, 0, 2)))
+    return backend.xp().ascontiguousarray(backend.to_backend(y.transpose(1, 0, 2), dtype))
 
 
 def objective_and_grad(weights: Weights, x: Array, y_star: Array, lam: float,
@@ -276,7 +362,7 @@ def objective_and_grad(weights: Weights, x: Array, y_star: Array, lam: float,
     x_pf = _prepare(weights, x)
     Lp1, n, _ = x_pf.shape
     L = Lp1 - 1
-    v = check_labels(y_star, n, L, weights.d, loss).astype(weights.W.dtype)
+    v = check_labels(y_star, n, L, weights.d, loss, weights.W.dtype)
     W = _effective_W(weights, shift)
     H, G = _forward_pf(W, weights.A, x_pf, keep_g=True)
     D = G >= 0
@@ -308,7 +394,7 @@ def rollout_from(weights: Weights, x: Array, i: int, h_i: Array) -> Array:
         raise ValueError(f"position i must satisfy 1 <= i <= L = {L}, got {i}")
     n = x_pf.shape[1]
     y = xp.zeros((L + 1, n, weights.d), dtype=weights.W.dtype)
-    h = xp.asarray(h_i, dtype=weights.W.dtype)
+    h = backend.to_backend(h_i, weights.W.dtype)
     y[i] = h @ weights.B.T
     for l in range(i + 1, L + 1):
         h = xp.maximum(h @ weights.W.T + x_pf[l] @ weights.A.T, 0)

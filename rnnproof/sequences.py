@@ -28,6 +28,19 @@ def _as_float_array(a: Any, what: str) -> np.ndarray:
     return arr
 
 
+def _where_it_is(a: Any, what: str) -> tuple[Any, Any]:
+    """``(array, module)``: host data as a NumPy array (checked on the host, no device sync),
+    a device array on the active backend (checked there); after checking that it is numeric."""
+    dt = getattr(a, "dtype", None)
+    dt = np.asarray(a).dtype if dt is None else np.dtype(dt)
+    if dt.kind not in "biuf":
+        raise ValueError(f"{what} must be numeric, got dtype {dt}")
+    if isinstance(a, np.ndarray) or not hasattr(a, "get"):
+        return np.asarray(a), np
+    a = backend.to_backend(a)
+    return a, (np if isinstance(a, np.ndarray) else backend.xp())
+
+
 def check_eps_x(eps_x: float) -> float:
     """Validate eps_x in (0, 1) (Definition 3.1)."""
     if not np.isscalar(eps_x) or not np.isfinite(eps_x) or not 0.0 < float(eps_x) < 1.0:
@@ -61,28 +74,61 @@ def validate_true_input(x_star: Any) -> np.ndarray:
     return x
 
 
-def embed(x_star: Any, eps_x: float) -> Any:
+def embed(x_star: Any, eps_x: float, dtype: Any = np.float64) -> Any:
     """The actual input x of Definition 3.1 built from the true input x*.
 
     x_1 = (0^{d_x}, 1), x_l = (eps_x x*_l, 0) for 2 <= l <= L-1, x_L = (0^{d_x}, eps_x).
-    Returns an array (n, L+1, d_x+1) on the active backend; index 0 is zero padding.
+    Returns an array (n, L+1, d_x+1) on the active backend, in float64 unless ``dtype`` says
+    otherwise (every entry point casts its input to the weights' dtype, so float64 loses
+    nothing); index 0 is zero padding. x* is validated and laid out where the backend keeps
+    its arrays (a host x* is copied to the device once).
     """
-    return backend.asarray(_embed_unchecked(validate_true_input(x_star), check_eps_x(eps_x)))
+    eps_x = check_eps_x(eps_x)
+    xs, xm = _where_it_is(x_star, "x_star")
+    _check_true_tokens(xs, xm)
+    return _embed_unchecked(backend.to_backend(xs), eps_x, dtype)
 
 
-def _embed_unchecked(xs: np.ndarray, eps_x: float) -> np.ndarray:
-    """The layout of Definition 3.1 without validation (for negative controls)."""
+def _check_true_tokens(x: Any, xp: Any) -> None:
+    """The conditions of :func:`validate_true_input` evaluated by the array module ``xp`` of x
+    (on the device for a device array), read through one small summary (the offending token is
+    looked up only on failure)."""
+    if x.ndim != 3:
+        raise ValueError(f"x_star must have shape (n, L-2, d_x), got shape {tuple(x.shape)}")
+    n, t, d_x = x.shape
+    if n < 1 or t < 1:
+        raise ValueError(f"x_star needs n >= 1 sequences of L-2 >= 1 tokens, got shape "
+                         f"{tuple(x.shape)}")
+    if d_x < 2:
+        raise ValueError(f"d_x must be >= 2 (a coordinate for the bias 1/2 and one more), "
+                         f"got d_x = {d_x}")
+    xf = x.astype(np.float64)
+    bad_norm = xp.abs(xp.sqrt((xf * xf).sum(-1)) - 1.0) > UNIT_TOL
+    bad_last = xp.abs(xf[..., -1] - 0.5) > UNIT_TOL
+    ok = backend.to_numpy(xp.stack([xp.all(xp.isfinite(xf)), xp.any(bad_norm),
+                                    xp.any(bad_last)]))  # the one host read
+    if ok[0] and not ok[1] and not ok[2]:
+        return
+    validate_true_input(x)  # the failure path: the host version names the bad token
+    raise AssertionError("unreachable: the device and host validations disagree")
+
+
+def _embed_unchecked(xs: Any, eps_x: float, dtype: Any = np.float64) -> Any:
+    """The layout of Definition 3.1 without validation (for negative controls), on the
+    backend of ``xs`` (NumPy for a NumPy array)."""
+    xp = np if isinstance(xs, np.ndarray) else backend.xp()
     n, t, d_x = xs.shape
     L = t + 2
-    x = np.zeros((n, L + 1, d_x + 1))
+    x = xp.zeros((n, L + 1, d_x + 1), dtype=dtype)
     x[:, 1, d_x] = 1.0
     x[:, 2:L, :d_x] = eps_x * xs
     x[:, L, d_x] = eps_x
     return x
 
 
-def null_sequence(L: int, d_x: int, eps_x: float) -> Any:
-    """The null sequence x^(0) of Section 5.2, shape (1, L+1, d_x+1).
+def null_sequence(L: int, d_x: int, eps_x: float, dtype: Any = np.float64) -> Any:
+    """The null sequence x^(0) of Section 5.2, shape (1, L+1, d_x+1), on the active backend
+    (float64 unless ``dtype`` says otherwise).
 
     x^(0)_1 = (0^{d_x}, 1) and x^(0)_l = (0^{d_x}, eps_x) for 2 <= l <= L.
     """
@@ -94,35 +140,47 @@ def null_sequence(L: int, d_x: int, eps_x: float) -> Any:
     x = np.zeros((1, int(L) + 1, int(d_x) + 1))
     x[0, 1, d_x] = 1.0
     x[0, 2:, d_x] = eps_x
-    return backend.asarray(x)
+    return backend.to_backend(x, dtype)
 
 
-def check_actual_input(x: Any, d_x: int | None = None) -> Any:
+def check_actual_input(x: Any, d_x: int | None = None, dtype: Any = None) -> Any:
     """Validate an actual input (n, L+1, d_x+1): finite, L >= 3, ``x[:, 0] = 0``,
     ``||x_1|| = 1`` and all ``||x_l||`` equal for 2 <= l <= L (Definition 3.2, normalized;
-    the common value is eps_x). Returns the array on the active backend."""
-    xn = backend.to_numpy(x)
-    if np.asarray(xn).ndim != 3:
-        raise ValueError(f"x must have shape (n, L+1, d_x+1), got shape {np.shape(xn)}")
-    xn = _as_float_array(xn, "x")
-    n, Lp1, dp1 = xn.shape
+    the common value is eps_x). Returns the array on the active backend in ``dtype`` (default:
+    the backend's default dtype).
+
+    The conditions are evaluated where the array is (host data on the host before it is moved,
+    a device array on the device) and only a summary of eight numbers is read from there; x
+    itself is never copied back."""
+    xd, xp = _where_it_is(x, "x")
+    if xd.ndim != 3:
+        raise ValueError(f"x must have shape (n, L+1, d_x+1), got shape {tuple(xd.shape)}")
+    n, Lp1, dp1 = xd.shape
     if Lp1 < 4:
         raise ValueError(f"x must have L+1 >= 4 positions (L >= 3), got {Lp1}")
     if d_x is not None and dp1 != d_x + 1:
         raise ValueError(f"x has last axis {dp1} but the weights expect d_x+1 = {d_x + 1}")
-    if np.any(xn[:, 0] != 0):
-        raise ValueError("x[:, 0] must be zero: index 0 is padding for the paper's h_0 = 0")
-    norms = np.linalg.norm(xn[:, 1:], axis=-1)
-    if np.any(np.abs(norms[:, 0] - 1.0) > UNIT_TOL):
-        raise ValueError("x is not normalized (Definition 3.2): ||x_1|| must be 1, got "
-                         f"{norms[:, 0].min():.6g}..{norms[:, 0].max():.6g}")
-    rest = norms[:, 1:]
+    xf = xd.astype(np.float64)
+    norms = xp.sqrt((xf[:, 1:] * xf[:, 1:]).sum(-1))  # (n, L)
+    first, rest = norms[:, 0], norms[:, 1:]
     eps = rest[:, :1]
-    if np.any(np.abs(rest - eps) > UNIT_TOL * np.maximum(1.0, eps)) or np.any(eps <= 0):
+    s = backend.to_numpy(xp.stack([v.astype(np.float64) for v in (  # the one host read
+        xp.all(xp.isfinite(xf)), xp.all(xf[:, 0] == 0),
+        xp.any(xp.abs(first - 1.0) > UNIT_TOL), first.min(), first.max(),
+        xp.any(xp.abs(rest - eps) > UNIT_TOL * xp.maximum(1.0, eps)) | xp.any(eps <= 0),
+        rest.min(), rest.max())]))
+    if not s[0]:
+        raise ValueError("x contains non-finite values (NaN or inf)")
+    if not s[1]:
+        raise ValueError("x[:, 0] must be zero: index 0 is padding for the paper's h_0 = 0")
+    if s[2]:
+        raise ValueError("x is not normalized (Definition 3.2): ||x_1|| must be 1, got "
+                         f"{s[3]:.6g}..{s[4]:.6g}")
+    if s[5]:
         raise ValueError("x is not normalized (Definition 3.2): ||x_l|| must equal the same "
                          f"eps_x > 0 for all 2 <= l <= L, got norms in "
-                         f"[{rest.min():.6g}, {rest.max():.6g}]")
-    return backend.asarray(x)
+                         f"[{s[6]:.6g}, {s[7]:.6g}]")
+    return backend.to_backend(xd, dtype or backend.default_dtype())
 
 
 def pad_to_unit(v: Any, literal: bool = False) -> np.ndarray:

@@ -104,7 +104,8 @@ class _Stepper:
     """One SGD step on W + W' kept as one array ``Wc`` (updated in place).
 
     ``single`` takes one sample (the paper's SGD): 1-D hidden vectors, matrix-vector products
-    and one rank-(L-1) update. ``batch`` takes a minibatch (the labelled variant)."""
+    and one rank-(L-1) update. ``batch`` takes a minibatch (the labelled variant). Both return
+    the step's objective as a 0-d array on the backend (never read on the host here)."""
 
     def __init__(self, weights: Weights, Wc: Array, lam: float, eta: float, loss: str) -> None:
         self.xp = backend.xp()
@@ -138,8 +139,8 @@ class _Stepper:
         self.buf *= -self.eta
         self.Wc += self.buf
 
-    def single(self, x1: Array, v1: Array) -> float:
-        """x1 (L+1, d_x+1) one actual input, v1 (L-2, d) its labels; returns Obj."""
+    def single(self, x1: Array, v1: Array) -> Array:
+        """x1 (L+1, d_x+1) one actual input, v1 (L-2, d) its labels; returns Obj (0-d)."""
         xp = self.xp
         Wc = self.Wc
         dot, maximum, multiply = xp.dot, xp.maximum, xp.multiply
@@ -156,7 +157,7 @@ class _Stepper:
         u = H[3:] @ self.B_T  # (L-2, d)
         u *= self.lam
         val, dval = _loss(self.loss, u, v1)
-        obj = float(val.sum())
+        obj = val.sum()
         if self.eta == 0.0:
             return obj
         dYB = (self.lam * dval) @ self.B  # (L-2, m): dObj/dh_j through y_j, j = 3..L
@@ -172,8 +173,9 @@ class _Stepper:
         self._update(dG, H[1:L], in_place=True)
         return obj
 
-    def batch(self, xb: Array, vb: Array) -> float:
-        """xb (L+1, b, d_x+1) position-first inputs, vb (L-2, b, d); returns the mean Obj."""
+    def batch(self, xb: Array, vb: Array) -> Array:
+        """xb (L+1, b, d_x+1) position-first inputs, vb (L-2, b, d); returns the mean Obj
+        (0-d)."""
         xp = self.xp
         Wc = self.Wc
         Lp1, b, _ = xb.shape
@@ -191,7 +193,7 @@ class _Stepper:
         u = H[3:] @ self.B_T  # (L-2, b, d)
         u *= self.lam
         val, dval = _loss(self.loss, u, vb)
-        obj = float(val.sum()) / b
+        obj = val.sum() / b
         if self.eta == 0.0:
             return obj
         dYB = ((self.lam / b) * dval) @ self.B  # (L-2, b, m)
@@ -211,28 +213,34 @@ class _Stepper:
 
 def _per_sample_objective(Wc: Array, weights: Weights, x_pf: Array, v_pf: Array, lam: float,
                           loss: str, chunk: int = 4096) -> np.ndarray:
-    """Obj(x*, y*; W') of every sample (NumPy array (n,)), in batched forward passes."""
+    """Obj(x*, y*; W') of every sample (NumPy array (n,)), in batched forward passes, read on
+    the host once."""
     xp = backend.xp()
     n = x_pf.shape[1]
-    out = np.empty(n)
+    parts = []
     for s in range(0, n, chunk):
         H, _ = _forward_pf(Wc, weights.A, xp.ascontiguousarray(x_pf[:, s:s + chunk]), False)
         u = lam * (H[3:] @ weights.B.T)
         val, _ = _loss(loss, u, v_pf[:, s:s + chunk])
-        out[s:s + chunk] = backend.to_numpy(val.sum(axis=0))
-    return out
+        parts.append(val.sum(axis=0))
+    if not parts:
+        return np.empty(0)
+    return backend.to_numpy(xp.concatenate(parts)).astype(np.float64)
 
 
 def _risk_pf(Wc: Array, weights: Weights, x_pf: Array, v_pf: Array, lam: float, loss: str,
-             chunk: int = 4096) -> float:
+             chunk: int = 4096) -> Array:
+    """Mean Obj over the samples of (x_pf, v_pf) at W + W' = Wc: a 0-d array on the backend
+    (no host read)."""
     xp = backend.xp()
     n = x_pf.shape[1]
-    total = 0.0
+    total = None
     for s in range(0, n, chunk):
         H, _ = _forward_pf(Wc, weights.A, xp.ascontiguousarray(x_pf[:, s:s + chunk]), False)
         u = lam * (H[3:] @ weights.B.T)
         val, _ = _loss(loss, u, v_pf[:, s:s + chunk])
-        total += float(val.sum())
+        part = val.sum().astype(np.float64)
+        total = part if total is None else total + part
     return total / n
 
 
@@ -241,9 +249,9 @@ def risk(weights: Weights, x: Array, y_star: Array, lam: float, shift: Array | N
     """Mean over the samples of Obj(x*, y*; W') = sum_{j=3}^L G(lam F_j(x*; W + W'), y*_j):
     the empirical (or, on fresh samples, estimated population) risk of Theorem 1."""
     x_pf = _prepare(weights, x)
-    v = check_labels(y_star, x_pf.shape[1], x_pf.shape[0] - 1, weights.d, loss)
-    Wc = weights.W if shift is None else weights.W + backend.xp().asarray(shift, weights.W.dtype)
-    return _risk_pf(Wc, weights, x_pf, v.astype(weights.W.dtype), float(lam), loss)
+    v = check_labels(y_star, x_pf.shape[1], x_pf.shape[0] - 1, weights.d, loss, weights.W.dtype)
+    Wc = weights.W if shift is None else weights.W + backend.to_backend(shift, weights.W.dtype)
+    return float(_risk_pf(Wc, weights, x_pf, v, float(lam), loss))
 
 
 def outputs_scaled(weights: Weights, x: Array, lam: float, shift: Array | None = None) -> Array:
@@ -251,6 +259,157 @@ def outputs_scaled(weights: Weights, x: Array, lam: float, shift: Array | None =
     from .rnn import outputs  # noqa: PLC0415
 
     return lam * outputs(weights, x, shift=shift)
+
+
+#: the most SGD steps between two host reads of the per-step objectives (and so the most steps
+#: replayed when a stop or a divergence falls inside such a segment)
+SEGMENT = 256
+
+
+@dataclass
+class _Plan:
+    """The validated inputs of one :func:`sgd` run, on the backend."""
+
+    x_one: Array  # (N, L+1, d_x+1): one gather per step
+    v_one: Array  # (N, L-2, d)
+    idx: np.ndarray  # (steps, batch) sample indices, drawn on the host
+    idx_dev: Array  # the same on the backend (minibatch gathers without host reads)
+    marks: list[int]  # the steps at which the host looks: records and segment ends, up to T
+    records: set[int]  # the steps recorded (0 is recorded before the loop)
+    ev: tuple[Array, Array] | None  # evaluation set, position-first
+
+
+def _plan(weights: Weights, x: Array, y_star: Array, steps: int, seed: int, batch: int,
+          loss: str, sampling: str, record_every: int | None, record_at: Any,
+          callback: Any, eval_x: Array | None, eval_y: Array | None,
+          stop_below: float | None, stop_window: int) -> _Plan:
+    """Validate the arguments of :func:`sgd` (clear ValueErrors) and lay out the run."""
+    xp = backend.xp()
+    x_pf = _prepare(weights, x)
+    Lp1, N, _ = x_pf.shape
+    L = Lp1 - 1
+    v = check_labels(y_star, N, L, weights.d, loss, weights.W.dtype)
+    if sampling not in ("uniform", "once"):
+        raise ValueError(f"sampling must be 'uniform' or 'once', got {sampling!r}")
+    if sampling == "once" and steps * batch > N:
+        raise ValueError(f"sampling='once' uses each sample at most once: steps * batch = "
+                         f"{steps * batch} exceeds N = {N}")
+    if record_every is not None and (not isinstance(record_every, (int, np.integer))
+                                     or record_every < 1):
+        raise ValueError(f"record_every must be an integer >= 1, got {record_every!r}")
+    if record_every is not None and record_at is not None:
+        raise ValueError("give record_every or record_at, not both")
+    at: set[int] = set()
+    if record_at is not None:
+        at = {int(t) for t in np.asarray(record_at).ravel()}
+        if any(t < 0 or t > steps for t in at):
+            raise ValueError(f"record_at must lie in [0, steps = {steps}]")
+    if stop_below is not None and (not np.isfinite(stop_below)
+                                   or not isinstance(stop_window, (int, np.integer))
+                                   or stop_window < 1):
+        raise ValueError("stop_below must be finite and stop_window an integer >= 1")
+    if (eval_x is None) != (eval_y is None):
+        raise ValueError("give both eval_x and eval_y, or neither")
+    ev = None
+    if eval_x is not None:
+        ex = _prepare(weights, eval_x)
+        if ex.shape[0] != Lp1:
+            raise ValueError(f"eval_x has L = {ex.shape[0] - 1}, the training set L = {L}")
+        ev = (ex, check_labels(eval_y, ex.shape[1], L, weights.d, loss, weights.W.dtype))
+    g = np.random.default_rng(seed)
+    if sampling == "uniform":
+        idx = g.integers(0, N, size=(steps, batch))
+    else:
+        idx = g.permutation(N)[: steps * batch].reshape(steps, batch)
+    every = record_every or (steps + 1 if record_at is not None else max(steps, 1))
+    records = {t for t in range(1, steps + 1) if t % every == 0} | {t for t in at if t > 0}
+    if steps:
+        records.add(steps)
+    recording = record_every is not None or record_at is not None or callback is not None \
+        or ev is not None
+    if not recording:
+        records = set()
+    marks = sorted(records | set(range(SEGMENT, steps, SEGMENT)) | ({steps} if steps else set()))
+    return _Plan(x_one=xp.ascontiguousarray(x_pf.transpose(1, 0, 2)),
+                 v_one=xp.ascontiguousarray(v.transpose(1, 0, 2)), idx=idx,
+                 idx_dev=backend.to_backend(idx) if batch > 1 else idx, marks=marks,
+                 records=records | ({0} if recording else set()), ev=ev)
+
+
+class _Recorder:
+    """The records of a run: ||W'_t||_F and the evaluation risk kept on the backend, read on
+    the host once at the end; ``callback(t, W'_t)`` at each record."""
+
+    def __init__(self, weights: Weights, Wc: Array, plan: _Plan, lam: float, loss: str,
+                 callback: Callable[[int, Array], None] | None, frozen: bool) -> None:
+        self.weights, self.Wc, self.plan = weights, Wc, plan
+        self.lam, self.loss, self.callback, self.frozen = lam, loss, callback, frozen
+        self.active = bool(plan.records)
+        self.t: list[int] = []
+        self.frob: list[Array] = []
+        self.risk: list[Array] = []
+
+    def __call__(self, t: int) -> None:
+        if not self.active:
+            return
+        xp = backend.xp()
+        shift = self.Wc - self.weights.W
+        self.t.append(t)
+        self.frob.append(xp.sqrt((shift * shift).sum()))
+        if self.plan.ev is not None:
+            self.risk.append(self.risk[0] if self.frozen and self.risk else
+                             _risk_pf(self.Wc, self.weights, *self.plan.ev, self.lam, self.loss))
+        if self.callback is not None:
+            self.callback(t, shift)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        xp = backend.xp()
+
+        def host(v: list[Array]) -> np.ndarray:
+            return backend.to_numpy(xp.stack(v)).astype(np.float64) if v else np.zeros(0)
+
+        return (np.asarray(self.t, dtype=int), host(self.frob),
+                host(self.risk) if self.plan.ev is not None else None)
+
+
+class _Stop:
+    """The host-side scan of the per-step objectives: divergence (a non-finite objective) and
+    the early stop on the moving average (the same running sum, step by step, as a per-step
+    check would keep)."""
+
+    def __init__(self, stop_below: float | None, window: int) -> None:
+        self.stop_below, self.window = stop_below, window
+        self.sum = 0.0
+
+    def scan(self, obj: np.ndarray, start: int, end: int) -> tuple[str, int] | None:
+        """The first event among steps start+1..end (obj holds every objective up to end):
+        ("diverged", t) or ("stopped", t); None if neither."""
+        saved = self.sum
+        for t in range(start + 1, end + 1):
+            o = obj[t - 1]
+            if not math.isfinite(o):
+                self.sum = saved
+                return "diverged", t
+            if self.stop_below is not None:
+                self.sum += o - (obj[t - 1 - self.window] if t > self.window else 0.0)
+                if t >= self.window and self.sum <= self.stop_below * self.window:
+                    return "stopped", t
+        return None
+
+
+def _frozen_objectives(step_obj: np.ndarray, per: np.ndarray, idx: np.ndarray,
+                       stop_below: float | None, window: int) -> int:
+    """eta = 0: every step's objective from one batched pass (``per``: each sample's Obj);
+    returns the step at which the early stop would have fired (or the number of steps)."""
+    steps = step_obj.shape[0]
+    if steps:
+        step_obj[:] = per[idx].mean(axis=1)
+    if stop_below is not None and steps >= window:
+        c = np.cumsum(np.r_[0.0, step_obj])
+        hit = np.nonzero((c[window:] - c[:-window]) <= stop_below * window)[0]
+        if hit.size:
+            return int(hit[0] + window)
+    return steps
 
 
 def sgd(weights: Weights, x: Array, y_star: Array, lam: float, eta: float, steps: int,
@@ -291,75 +450,23 @@ def sgd(weights: Weights, x: Array, y_star: Array, lam: float, eta: float, steps
     progress : show a tqdm progress bar.
 
     Returns an :class:`SGDResult` (final ``shift``, per-step ``objective``, records).
+
+    On a device the per-step objectives stay there and are read on the host once per segment:
+    at the records and at least every :data:`SEGMENT` steps (200 steps without records read
+    them once). A divergence or an early stop found in a segment is handled exactly as a
+    per-step check would: W' is restored to the segment's start and the steps are replayed up
+    to the step found.
     """
     _check_hyper(lam, eta, steps, batch)
+    plan = _plan(weights, x, y_star, steps, seed, batch, loss, sampling, record_every,
+                 record_at, callback, eval_x, eval_y, stop_below, stop_window)
     xp = backend.xp()
-    x_pf = _prepare(weights, x)
-    Lp1, N, _ = x_pf.shape
-    L = Lp1 - 1
-    v = check_labels(y_star, N, L, weights.d, loss).astype(weights.W.dtype)
-    if sampling not in ("uniform", "once"):
-        raise ValueError(f"sampling must be 'uniform' or 'once', got {sampling!r}")
-    if sampling == "once" and steps * batch > N:
-        raise ValueError(f"sampling='once' uses each sample at most once: steps * batch = "
-                         f"{steps * batch} exceeds N = {N}")
-    if record_every is not None and (not isinstance(record_every, (int, np.integer))
-                                     or record_every < 1):
-        raise ValueError(f"record_every must be an integer >= 1, got {record_every!r}")
-    if record_every is not None and record_at is not None:
-        raise ValueError("give record_every or record_at, not both")
-    at: set[int] = set()
-    if record_at is not None:
-        at = {int(t) for t in np.asarray(record_at).ravel()}
-        if any(t < 0 or t > steps for t in at):
-            raise ValueError(f"record_at must lie in [0, steps = {steps}]")
-    if stop_below is not None and (not np.isfinite(stop_below)
-                                   or not isinstance(stop_window, (int, np.integer))
-                                   or stop_window < 1):
-        raise ValueError("stop_below must be finite and stop_window an integer >= 1")
-    ev = None
-    if (eval_x is None) != (eval_y is None):
-        raise ValueError("give both eval_x and eval_y, or neither")
-    if eval_x is not None:
-        ex = _prepare(weights, eval_x)
-        if ex.shape[0] != Lp1:
-            raise ValueError(f"eval_x has L = {ex.shape[0] - 1}, the training set L = {L}")
-        ev = (ex, check_labels(eval_y, ex.shape[1], L, weights.d, loss).astype(weights.W.dtype))
-
     m = weights.m
-    backend.guard_memory(2 * m * m * weights.W.dtype.itemsize, "W + W' and a copy of W")
-    order = "F" if backend.name() == "numpy" else "C"
-    Wc = xp.array(weights.W, order=order, copy=True)
+    backend.guard_memory(2 * m * m * weights.W.dtype.itemsize, "W + W' and a copy of it")
+    Wc = xp.array(weights.W, order="F" if backend.name() == "numpy" else "C", copy=True)
     step = _Stepper(weights, Wc, lam, eta, loss)
-
-    g = np.random.default_rng(seed)
-    if sampling == "uniform":
-        idx_all = g.integers(0, N, size=(steps, batch))
-    else:
-        idx_all = g.permutation(N)[: steps * batch].reshape(steps, batch)
-
-    rec_t: list[int] = []
-    rec_f: list[float] = []
-    rec_r: list[float] = []
-
-    recording = record_every is not None or record_at is not None or callback is not None \
-        or ev is not None
-
     frozen = float(eta) == 0.0  # W' stays 0: records repeat, objectives in one batched pass
-
-    def record(t: int) -> None:
-        if not recording:
-            return
-        shift = Wc - weights.W
-        rec_t.append(t)
-        rec_f.append(float(xp.sqrt((shift * shift).sum())))
-        if ev is not None:
-            rec_r.append(rec_r[0] if frozen and rec_r else
-                         _risk_pf(Wc, weights, ev[0], ev[1], float(lam), loss))
-        if callback is not None:
-            callback(t, shift)
-
-    every = record_every or (steps + 1 if record_at is not None else max(steps, 1))
+    record = _Recorder(weights, Wc, plan, float(lam), loss, callback, frozen)
     obj = np.empty(steps)
     bar = None
     if progress:
@@ -370,59 +477,66 @@ def sgd(weights: Weights, x: Array, y_star: Array, lam: float, eta: float, steps
         blas_threads = 1 if batch == 1 else None
     t0 = time.perf_counter()
     record(0)
-    window_sum = 0.0
-    done = steps
-    x_one = xp.ascontiguousarray(x_pf.transpose(1, 0, 2))  # (N, L+1, d_x+1): one gather/step
-    v_one = xp.ascontiguousarray(v.transpose(1, 0, 2))  # (N, L-2, d)
-    if frozen:  # eta = 0: the same objectives without the loop
-        with _blas_threads(blas_threads):
-            per = _per_sample_objective(Wc, weights, x_pf, v, float(lam), loss)
-        obj[:] = per[idx_all].mean(axis=1) if steps else obj
-        if stop_below is not None and steps >= stop_window:
-            c = np.cumsum(np.r_[0.0, obj])
-            hit = np.nonzero((c[stop_window:] - c[:-stop_window]) <= stop_below * stop_window)[0]
-            if hit.size:
-                done = int(hit[0] + stop_window)
-        marks = sorted({t for t in range(1, done + 1) if t % every == 0} | {done}
-                       | {t for t in at if t <= done}) if steps else []
-        for t in marks:
-            record(t)
-        steps_loop = 0
-    else:
-        steps_loop = steps
     with _blas_threads(blas_threads):
-        for t in range(1, steps_loop + 1):
-            ii = idx_all[t - 1]
-            if batch == 1:
-                k = int(ii[0])
-                obj[t - 1] = step.single(x_one[k], v_one[k])
-            else:
-                ii_x = xp.asarray(ii)
-                obj[t - 1] = step.batch(x_one[ii_x].transpose(1, 0, 2),
-                                        v_one[ii_x].transpose(1, 0, 2))
-            if not math.isfinite(obj[t - 1]):
-                obj[t:] = np.inf
+        if frozen:
+            per = _per_sample_objective(Wc, weights, plan.x_one.transpose(1, 0, 2),
+                                        plan.v_one.transpose(1, 0, 2), float(lam), loss)
+            done = _frozen_objectives(obj, per, plan.idx, stop_below, stop_window)
+            for t in sorted({t for t in plan.records if 0 < t <= done} | {done}) if steps \
+                    else []:
                 record(t)
-                break
-            if stop_below is not None:
-                window_sum += obj[t - 1] - (obj[t - 1 - stop_window] if t > stop_window else 0.0)
-                if t >= stop_window and window_sum <= stop_below * stop_window:
-                    done = t
-                    record(t)
-                    break
-            if t % every == 0 or t == steps or t in at:
-                record(t)
-            if bar is not None and (t % 256 == 0 or t == steps):
-                bar.update(t - bar.n)
+        else:
+            done = _run_segments(step, plan, obj, record, _Stop(stop_below, stop_window), bar)
     seconds = time.perf_counter() - t0
     if bar is not None:
+        bar.update(done - bar.n)
         bar.close()
-    shift = xp.ascontiguousarray(Wc - weights.W)
-    obj = obj[:done]
-    return SGDResult(shift=shift, objective=obj, record_steps=np.asarray(rec_t, dtype=int),
-                     frobenius=np.asarray(rec_f), risks=np.asarray(rec_r) if ev else None,
-                     lam=float(lam), eta=float(eta), batch=int(batch), loss=loss,
-                     seconds=seconds)
+    rec_t, rec_f, rec_r = record.arrays()
+    return SGDResult(shift=xp.ascontiguousarray(Wc - weights.W), objective=obj[:done],
+                     record_steps=rec_t, frobenius=rec_f, risks=rec_r, lam=float(lam),
+                     eta=float(eta), batch=int(batch), loss=loss, seconds=seconds)
+
+
+def _run_segments(step: _Stepper, plan: _Plan, obj: np.ndarray, record: _Recorder,
+                  stop: _Stop, bar: Any) -> int:
+    """The SGD loop: steps run in segments between the host's looks (``plan.marks``); each
+    segment's objectives stay on the backend and are read at its end, in one copy. Returns
+    the number of steps done (fewer than T after a divergence or an early stop)."""
+    xp = backend.xp()
+    steps = obj.shape[0]
+    obj_dev = xp.empty(steps, dtype=np.float64)
+    single = plan.idx.shape[1] == 1
+
+    def run(t0: int, t1: int) -> None:
+        for t in range(t0 + 1, t1 + 1):
+            if single:
+                k = int(plan.idx[t - 1, 0])
+                obj_dev[t - 1] = step.single(plan.x_one[k], plan.v_one[k])
+            else:
+                ii = plan.idx_dev[t - 1]
+                obj_dev[t - 1] = step.batch(plan.x_one[ii].transpose(1, 0, 2),
+                                            plan.v_one[ii].transpose(1, 0, 2))
+
+    start = 0
+    for end in plan.marks:
+        snapshot = step.Wc.copy(order="K")
+        run(start, end)
+        obj[start:end] = backend.to_numpy(obj_dev[start:end])  # the segment's one host read
+        event = stop.scan(obj, start, end)
+        if event is not None:
+            kind, t = event
+            step.Wc[...] = snapshot  # replay up to the step found
+            run(start, t)
+            if kind == "diverged":
+                obj[t:] = np.inf
+            record(t)
+            return t if kind == "stopped" else steps
+        if end in plan.records:
+            record(end)
+        if bar is not None:
+            bar.update(end - bar.n)
+        start = end
+    return steps
 
 
 # --------------------------------------------------------------------------------------
