@@ -296,8 +296,11 @@ def _L_outcome(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome
     for L in sz["Ls"]:
         sel = T[Ls == L]
         measured[f"T_at_L{L}"] = float(np.exp(np.log(sel).mean())) if sel.size else math.nan
-    measured["growth_factor"] = measured[f"T_at_L{sz['Ls'][-1]}"] / measured[
-        f"T_at_L{sz['Ls'][0]}"]
+    L_lo, L_hi = sz["Ls"][0], sz["Ls"][-1]
+    measured.update(L_min=L_lo, L_max=L_hi, T_at_L_min=measured[f"T_at_L{L_lo}"],
+                    T_at_L_max=measured[f"T_at_L{L_hi}"],
+                    growth_factor=measured[f"T_at_L{L_hi}"] / measured[f"T_at_L{L_lo}"],
+                    sqrt2_growth_factor=math.sqrt(2) ** (L_hi - L_lo))
     pp = data["paper"]
     pL, pT = np.asarray(pp["L"], dtype=float), np.asarray(pp["T"], dtype=float)
     for L in sz["paper_Ls"]:
@@ -314,7 +317,9 @@ def _L_outcome(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome
         lo, hi = nested.rate.interval()
         measured.update(paper_rate=nested.rate.value, paper_rate_ci_low=lo,
                         paper_rate_ci_high=hi)
-    measured["paper_all_reached"] = not pp["miss"]
+    measured.update(paper_all_reached=not pp["miss"], paper_L_max=sz["paper_Ls"][-1],
+                    paper_T_at_L_min=measured[f"paper_T_at_L{sz['paper_Ls'][0]}"],
+                    paper_T_at_L_max=measured[f"paper_T_at_L{sz['paper_Ls'][-1]}"])
     figure = {"kappa": {"L": Ls.tolist(), "T": T.tolist()},
               "paper": {"L": pL.tolist(), "T": pT.tolist()}}
     if fit is not None:
@@ -449,6 +454,9 @@ def _theorem_1_scaling_m(sz: Mapping[str, Any], seed: int, control: str | None) 
     for a, m in enumerate(sz["ms"]):
         col = Tk[:, a]
         measured[f"T_at_m{m}"] = float(np.exp(np.log(col).mean())) if col.size else math.nan
+    measured.update(m_min=sz["ms"][0], m_max=sz["ms"][-1],
+                    T_at_m_min=measured[f"T_at_m{sz['ms'][0]}"],
+                    T_at_m_max=measured[f"T_at_m{sz['ms'][-1]}"])
     return Outcome(
         measured=measured, evidence=ev,
         regime=_regime(data["hyper"], sz, rule="lambda = 1/sqrt((L-2) d), eta = 1/kappa",
@@ -622,7 +630,10 @@ def _long_term_memory(sz: Mapping[str, Any], seed: int, control: str | None) -> 
                                 for L, v in rel.items()}
     measured.update({f"geometric_mean_excess_L{L}": float(np.exp(v.mean()))
                      for L, v in logs.items()})
-    measured.update(relative_excess_at_L_max=float(np.mean(rel[hi])),
+    measured.update(L_min=lo, L_max=hi,
+                    geometric_mean_excess_at_L_min=float(np.exp(logs[lo].mean())),
+                    geometric_mean_excess_at_L_max=float(np.exp(logs[hi].mean())),
+                    relative_excess_at_L_max=float(np.mean(rel[hi])),
                     relative_excess_at_L_max_upper=evidence["relative_excess_at_L_max"].upper(),
                     log_shortest_minus_longest=evidence["log_shortest_minus_longest"].value,
                     log_shortest_minus_longest_upper=evidence[
