@@ -59,7 +59,7 @@ def _L_shares(law, profile: str, seed: int) -> dict[str, dict[str, float]]:
         T = law(x) * np.exp(L_LOG_NOISE * rng.standard_normal(x.size))
         ev = theorem.growth_evidence(x, T)
         ev.pop("fit")
-        ev["all_reached"] = True
+        ev["missed_runs"] = 0
         for cid in (SLOWER, POLY):
             v = checks.REGISTRY[cid].rule.grade(ev)[0]
             counts[cid][v] = counts[cid].get(v, 0) + 1
@@ -112,7 +112,7 @@ def _m_shares(k: float, profile: str, seed: int) -> dict[str, float]:
     for _ in range(REPS):
         T = 1500.0 * (ms / ms[0]) ** k * np.exp(sigma * rng.standard_normal((sz["seeds"],
                                                                               ms.size)))
-        ev = {**theorem.width_evidence(ms, T), "all_reached": True}
+        ev = {**theorem.width_evidence(ms, T), "missed_runs": 0}
         v = rule.grade(ev)[0]
         counts[v] = counts.get(v, 0) + 1
     return {v: n / REPS for v, n in counts.items()}

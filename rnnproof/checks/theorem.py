@@ -40,7 +40,6 @@ from ..stats import (
 from ..verdicts import (
     SQRT2_RATE,
     Below,
-    Exact,
     Rule,
     polynomial_growth,
     slower_than_sqrt2_power,
@@ -136,8 +135,9 @@ _BEATS = "0: a negative mean paired difference means the RNN is better"
           full=dict(m=512, L=10, d_x=5, p=2, steps=80000, N=40000, n_test=4000, records=32),
           controls=("shuffled-labels", "frozen-W"), depends=_DEPENDS,
           rule=Rule((
-              Exact("nonlinear_share_at_least_half",
-                    "the target's non-linear share of the variance is at least 1/2"),
+              Below("linear_share", "share of the variance left by the position means that "
+                    "the best linear model on the tokens explains", 0.5, "at most one half: the "
+                    "non-linear part is at least half of that variance"),
               Below("averaged_risk", "test risk averaged over the iterates", "opt_plus_eps",
                     _BAR),
               Below("last_iterate_risk", "test risk of the last iterate", "opt_plus_eps",
@@ -162,7 +162,7 @@ def _theorem_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome
     avg = exp.averaged_losses()
     last = exp.last_losses()
     evidence: dict[str, Any] = {
-        "nonlinear_share_at_least_half": lin.nonlinear_share >= 0.5,
+        "linear_share": 1.0 - lin.nonlinear_share,
         "averaged_risk": mean_estimate(avg), "last_iterate_risk": mean_estimate(last),
         "opt_plus_eps": goal}
     for name in ("least_squares", "readout", "untrained"):
@@ -286,7 +286,7 @@ def _L_outcome(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome
         T = _synthetic_law(Ls, T, fit, rate)
         ev = growth_evidence(Ls, T)
         fit = ev.pop("fit")
-    ev["all_reached"] = not k["miss"]
+    ev["missed_runs"] = len(k["miss"])
     measured: dict[str, Any] = {"runs": len(k["T"]) + len(k["miss"]), "reached": len(k["T"])}
     if fit is not None:
         measured.update(fit.as_dict())
@@ -348,7 +348,8 @@ _L_SIZES = dict(
     full=dict(Ls=(4, 6, 8, 11, 16, 22, 32), seeds=8, paper_Ls=(4, 6, 8, 11, 16),
               paper_seeds=4, d_x=5, p=2, width_per_L=16, max_steps=200000,
               paper_max_steps=600000))
-_ALL_REACHED = Exact("all_reached", "every run reaches OPT + eps within max_steps")
+_ALL_REACHED = Below("missed_runs", "runs that do not reach OPT + eps within max_steps", 0.0,
+                     "none: a run that never gets there has no T")
 
 
 @register("theorem-1-scaling-L-slower", label="theorem-1",
@@ -420,8 +421,7 @@ def _m_study(ms: tuple[int, ...], seeds: int, L: int, d_x: int, p: int, max_step
           full=dict(L=8, ms=(128, 256, 512, 1024, 2048), seeds=12, d_x=5, p=2,
                     max_steps=200000),
           controls=("synthetic-m^0.25",), depends=("theorem-1",),
-          rule=Rule((Exact("all_reached", "every run reaches OPT + eps within max_steps"),
-                     Below("exponent", "exponent of T in m", M_GROWTH_BOUND,
+          rule=Rule((_ALL_REACHED, Below("exponent", "exponent of T in m", M_GROWTH_BOUND,
                            "half the distance from 0 to the competing m^0.25 growth; the claim "
                            "is an upper bound (N >= poly(log m) samples suffice), so a T that "
                            "falls with m satisfies it"))))
@@ -433,7 +433,7 @@ def _theorem_1_scaling_m(sz: Mapping[str, Any], seed: int, control: str | None) 
     T, norms = data["T"], data["norms"]
     ok = ~np.isnan(T).any(axis=1)
     Tk = T[ok]
-    ev: dict[str, Any] = {"all_reached": bool(ok.all())}
+    ev: dict[str, Any] = {"missed_runs": int(np.isnan(T).sum())}
     measured: dict[str, Any] = {"runs": int(T.size), "reached": int((~np.isnan(T)).sum())}
     if Tk.shape[0] >= 2:
         fit = width_evidence(ms, Tk)["exponent"]
