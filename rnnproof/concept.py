@@ -503,3 +503,74 @@ def normalized(target: Target, n: int = 4096, seed: int = 12345) -> Target:
     if ms <= 0:
         raise ValueError("the target is identically zero; cannot normalize")
     return scaled(target, 1.0 / np.sqrt(ms))
+
+
+# --------------------------------------------------------------------------------------
+# Targets with a large non-linear part, and the best linear model on the tokens
+# --------------------------------------------------------------------------------------
+
+
+def symmetric_two_layer(K: int, d_x: int, d: int, p: int, phi: sp.Expr,
+                        seed: int) -> TwoLayerNet:
+    """A random Example 3.5 net whose rows see only the raw coordinates of footnote 3.
+
+    Like :func:`random_two_layer` (A*_k with N(0, 1/p) entries, rows of W*_k of norm uniform
+    in [1/2, 1]), but every row of W*_k is zero on the two padding coordinates (the
+    coordinate sqrt(1 - ||v||^2) of footnote 3 and the constant 1/2). Under
+    :func:`random_true_inputs` each projection <w, x*_i> is then symmetric about 0, so for an
+    even phi (z^2, 1 - cos z) no linear function of the tokens sees the sign of a projection:
+    what a linear model can fit comes only through the padding coordinate, which carries
+    ||v||^2 (measure it with :func:`best_linear_fit`).
+    """
+    if d_x < 3:
+        raise ValueError(f"symmetric_two_layer needs d_x >= 3 (a raw coordinate and the two "
+                         f"padding ones of footnote 3), got d_x = {d_x}")
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((K, d, p)) / np.sqrt(p)
+    w = rng.standard_normal((K * p, d_x))
+    w[:, d_x - 2:] = 0.0
+    w /= np.linalg.norm(w, axis=1, keepdims=True)
+    W = w.reshape(K, p, d_x) * rng.uniform(0.5, 1.0, size=(K, p, 1))
+    return TwoLayerNet(A_stars=A, W_stars=W, phi=phi)
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """How much of a target the best linear model on the tokens explains (see
+    :func:`best_linear_fit`). Risks are in the units of the l2 objective, summed over the
+    output positions j = 3..L and coordinates s."""
+
+    excess: float  #: 1/2 sum_j E||F*_j - (best linear model on x*_2..x*_{j-1})_j||^2
+    centred: float  #: 1/2 sum_j E||F*_j - E F*_j||^2: what the position means leave
+    per_position: np.ndarray  #: the excess at each position j = 3..L, shape (L-2,)
+
+    @property
+    def nonlinear_share(self) -> float:
+        """excess / centred: the share of the variance left by the position means that no
+        linear function of the earlier tokens explains."""
+        return self.excess / self.centred
+
+
+def best_linear_fit(target: Target, n: int = 20000, seed: int = 54321) -> LinearFit:
+    """The best linear model on the tokens: for each output position j an ordinary
+    least-squares fit of F*_j (noise-free) on all earlier tokens x*_2..x*_{j-1} (flattened)
+    and an intercept, on ``n`` samples of :func:`random_true_inputs`.
+
+    The in-sample residual slightly underestimates the population excess (by a factor about
+    1 - (number of regressors)/n), so a bar set below it stays out of reach of every linear
+    model."""
+    xs = random_true_inputs(n, target.L, target.d_x, seed)
+    f = target.labels(xs)  # (n, L-2, d)
+    if n <= (target.L - 2) * target.d_x + 1:
+        raise ValueError(f"best_linear_fit needs more samples than regressors, got n = {n}")
+    per = np.empty(target.L - 2)
+    centred = 0.0
+    for j in range(3, target.L + 1):
+        X = np.column_stack([np.ones(n), xs[:, :j - 2].reshape(n, -1)])
+        y = f[:, j - 3]
+        coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+        per[j - 3] = 0.5 * float(((y - X @ coef) ** 2).sum()) / n
+        centred += 0.5 * float(((y - y.mean(axis=0)) ** 2).sum()) / n
+    if centred <= 0:
+        raise ValueError("the target is constant at every position; it has no variance to fit")
+    return LinearFit(excess=float(per.sum()), centred=centred, per_position=per)

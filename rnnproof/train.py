@@ -617,21 +617,80 @@ def choose_hyperparameters(weights: Weights, x: Array, eps_x: float) -> Hyper:
                  rule="lambda = 1/sqrt((L-2) d); eta = 1/kappa, kappa = lambda^2 tr(J^T J)")
 
 
+def paper_hyperparameters(reference: Hyper, L0: int, m0: int, L: int, m: int) -> Hyper:
+    """The paper's scalings of Theorem 1, lambda = c_1 / (L^2 d) and
+    eta = c_2 / (L^2 d^2 m) (the Theta~ of the theorem, eps held fixed), with the constants
+    fixed once at (L0, m0) by ``reference`` (the hyper-parameters used there):
+    lambda = reference.lam (L0 / L)^2 and eta = reference.eta (L0 / L)^2 (m0 / m) (d is the
+    same at every L, so its powers cancel). Both shrink as L grows; the function-space step
+    eta lambda^2 tr(J^T J) falls like L^-4 when the trace grows like L^2 m."""
+    if min(L0, L) < 3 or min(m0, m) < 1:
+        raise ValueError(f"paper_hyperparameters needs L0, L >= 3 and m0, m >= 1, got "
+                         f"L0={L0}, L={L}, m0={m0}, m={m}")
+    lam = reference.lam * (L0 / L) ** 2
+    eta = reference.eta * (L0 / L) ** 2 * (m0 / m)
+    return Hyper(lam=float(lam), eta=float(eta), kappa=float("nan"), eps_x=reference.eps_x,
+                 rule=f"paper: lambda ~ 1/(L^2 d), eta ~ 1/(L^2 d^2 m), constants fixed at "
+                      f"L = {L0}, m = {m0}")
+
+
 # --------------------------------------------------------------------------------------
 # Baselines
 # --------------------------------------------------------------------------------------
 
 
+def per_sample_losses(weights: Weights, x: Array, y_star: Array, lam: float,
+                      shift: Array | None = None, chunk: int = 2048) -> np.ndarray:
+    """The l2 objective of every sample at every output position: a NumPy array (n, L-2)
+    whose entry [k, j-3] is G(lambda F_j(x_k; W + W'), y*_{k,j}) = ||lambda F_j - y*_j||^2 / 2
+    (its row sums are Obj(x*, y*; W') of Section 4)."""
+    from .rnn import outputs  # noqa: PLC0415
+
+    y = np.asarray(backend.to_numpy(y_star), dtype=float)
+    n = int(x.shape[0])
+    if y.ndim != 3 or y.shape[0] != n or y.shape[1] != int(x.shape[1]) - 3:
+        raise ValueError(f"y_star must have shape (n, L-2, d) = ({n}, {int(x.shape[1]) - 3}, "
+                         f"d), got {y.shape}")
+    out = np.empty(y.shape[:2])
+    for s in range(0, n, chunk):
+        f = float(lam) * backend.to_numpy(outputs(weights, x[s:s + chunk], shift=shift))[:, 3:]
+        out[s:s + chunk] = 0.5 * ((f - y[s:s + chunk]) ** 2).sum(axis=-1)
+    return out
+
+
+def least_squares_baseline(x_star: np.ndarray, y_star: np.ndarray, x_star_test: np.ndarray,
+                           y_test: np.ndarray) -> dict[str, Any]:
+    """Least squares on the tokens: for each output position j an ordinary least-squares fit
+    of y*_j on all earlier tokens x*_2..x*_{j-1} (flattened) and an intercept, on the training
+    set; evaluated with the l2 objective on the test set. Returns the test ``risk`` and the
+    ``per_sample`` test objective (n_test,)."""
+    xs, xt = np.asarray(x_star, dtype=float), np.asarray(x_star_test, dtype=float)
+    y, yt = np.asarray(y_star, dtype=float), np.asarray(y_test, dtype=float)
+    n, nt = xs.shape[0], xt.shape[0]
+    if y.shape[:2] != (n, xs.shape[1]) or yt.shape[:2] != (nt, xt.shape[1]):
+        raise ValueError(f"least_squares_baseline needs labels (n, L-2, d) matching the "
+                         f"tokens (n, L-2, d_x), got {y.shape} for {xs.shape} and {yt.shape} "
+                         f"for {xt.shape}")
+    per_sample = np.zeros(nt)
+    for k in range(xs.shape[1]):  # output position j = k + 3 sees tokens 2..j-1 = 0..k
+        X = np.column_stack([np.ones(n), xs[:, :k + 1].reshape(n, -1)])
+        Xt = np.column_stack([np.ones(nt), xt[:, :k + 1].reshape(nt, -1)])
+        coef, *_ = np.linalg.lstsq(X, y[:, k], rcond=None)
+        per_sample += 0.5 * ((Xt @ coef - yt[:, k]) ** 2).sum(axis=1)
+    return {"risk": float(per_sample.mean()), "per_sample": per_sample}
+
+
 def readout_baseline(weights: Weights, x: Array, y_star: Array, x_test: Array,
                      y_test: Array, ridges: tuple[float, ...] = (1e-6, 1e-4, 1e-2, 1.0),
-                     holdout: float = 0.25, seed: int = 0) -> dict[str, float]:
+                     holdout: float = 0.25, seed: int = 0) -> dict[str, Any]:
     """The best linear readout of the *initial* hidden states: for each position j a ridge
     regression y*_j ~ V_j h_j(x; W) + c_j on the training set (ridge chosen on a held-out
     quarter from ``ridges``, then refit on all), evaluated with the l2 Obj on (x_test, y_test).
 
     This is the random-features baseline: it uses the same random recurrent features that SGD
     starts from, but only fits a readout per position (strictly more readout freedom than the
-    network's one shared B).
+    network's one shared B). Returns the test ``risk``, the ``per_sample`` test objective
+    (n_test,) and the median chosen ridge.
     """
     h = backend.to_numpy(forward_trace(weights, x).h)
     ht = backend.to_numpy(forward_trace(weights, x_test).h)
@@ -657,16 +716,17 @@ def readout_baseline(weights: Weights, x: Array, y_star: Array, x_test: Array,
             out.append((V, mu_y - mu_x @ V))
         return out
 
-    test_obj = 0.0
+    per_sample = np.zeros(ht.shape[0])
     chosen = []
     for j in range(3, L + 1):
         errs = [float(((h[val, j] @ V + c - y[val, j - 3]) ** 2).sum())
                 for V, c in fits(h[tr, j], y[tr, j - 3])]
         k = int(np.argmin(errs))
         V, c = fits(h[:, j], y[:, j - 3])[k]
-        test_obj += 0.5 * float(((ht[:, j] @ V + c - yt[:, j - 3]) ** 2).sum()) / ht.shape[0]
+        per_sample += 0.5 * ((ht[:, j] @ V + c - yt[:, j - 3]) ** 2).sum(axis=1)
         chosen.append(ridges[k])
-    return {"risk": test_obj, "ridge_median": float(np.median(chosen))}
+    return {"risk": float(per_sample.mean()), "per_sample": per_sample,
+            "ridge_median": float(np.median(chosen))}
 
 
 # --------------------------------------------------------------------------------------
@@ -685,9 +745,20 @@ def embed_inputs(x_star: Any, eps_x: float = EPS_X) -> Any:
     return embed(x_star, eps_x)
 
 
+#: eps of the non-linear Theorem 1 checks: half the excess risk of the best linear model on the
+#: tokens (concept.best_linear_fit), so that OPT + eps lies halfway between OPT and what any
+#: linear function of the tokens can reach.
+EPS_LINEAR = 0.5
+
+
 @dataclass
 class Experiment:
-    """One training run of the protocol of :func:`experiment` and what it measured."""
+    """One training run of the protocol of :func:`experiment` and what it measured.
+
+    ``test_losses`` (with ``per_sample=True``): the test objective of every sample at every
+    output position j = 3..L at every record step, shape (records, n_test, L-2);
+    ``baseline_losses``: the per-sample test objective (n_test,) of each baseline (with
+    ``baselines=True``)."""
 
     result: SGDResult
     hyper: Hyper
@@ -700,6 +771,8 @@ class Experiment:
     weights: Weights
     test: Any
     baselines: dict[str, float] = field(default_factory=dict)
+    test_losses: np.ndarray | None = None
+    baseline_losses: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def target_risk(self) -> float:
@@ -711,13 +784,7 @@ class Experiment:
         objective is <= OPT + eps (None if never within the run). With ``sampling='once'``
         every step sees a fresh sample, so this estimates the iterations *and* the samples
         needed to reach OPT + eps."""
-        obj = self.result.objective
-        if obj.size < window:
-            return None
-        c = np.cumsum(np.r_[0.0, obj])
-        ma = (c[window:] - c[:-window]) / window
-        hit = np.nonzero(ma <= self.target_risk)[0]
-        return None if hit.size == 0 else int(hit[0] + window)
+        return first_crossing(self.result.objective, self.target_risk, window)
 
     def running_average(self) -> np.ndarray:
         """(1/t) sum_{s<t} Obj_s for t = 1..T: with fresh samples each step, an estimate of
@@ -725,13 +792,44 @@ class Experiment:
         obj = self.result.objective
         return np.cumsum(obj) / np.arange(1, obj.size + 1)
 
+    def averaged_losses(self) -> np.ndarray:
+        """Per test sample, the objective averaged over the iterates t in [0, T] (trapezoid
+        rule over the record steps): the sample's share of Theorem 1's
+        (1/T) sum_{t<T} Obj(W'_t). Needs ``per_sample=True``."""
+        per = self._per_sample()
+        t = self.result.record_steps.astype(float)
+        if t[-1] <= 0:
+            return per[0].copy()
+        return np.trapezoid(per, t, axis=0) / t[-1]
+
+    def last_losses(self) -> np.ndarray:
+        """Per test sample, the objective of the last iterate W'_T (n_test,). Needs
+        ``per_sample=True``."""
+        return self._per_sample()[-1]
+
+    def _per_sample(self) -> np.ndarray:
+        if self.test_losses is None:
+            raise ValueError("per-sample losses need an experiment run with per_sample=True")
+        return self.test_losses.sum(axis=-1)
+
+
+def first_crossing(objective: np.ndarray, goal: float, window: int = 100) -> int | None:
+    """First t at which the mean of objective[t - window : t] is <= ``goal`` (None if never)."""
+    obj = np.asarray(objective, dtype=float)
+    if obj.size < window:
+        return None
+    c = np.cumsum(np.r_[0.0, obj])
+    hit = np.nonzero((c[window:] - c[:-window]) / window <= goal)[0]
+    return None if hit.size == 0 else int(hit[0] + window)
+
 
 def experiment(target: Any, m: int, steps: int, seed: int, *, N: int | None = None,
                sampler: Callable[[int, int], np.ndarray] | None = None,
                eps_x: float = EPS_X, noise: float = NOISE, n_test: int = 500,
                records: int = 16, baselines: bool = False, eta_factor: float = 1.0,
                shuffle_labels: bool = False, stop_at_target: bool = False,
-               window: int = 100) -> Experiment:
+               window: int = 100, eps: float | None = None, hyper: Hyper | None = None,
+               per_sample: bool = False) -> Experiment:
     """The protocol of the Theorem 1 checks, for a target F* of the form (3.1).
 
     1. Data: N i.i.d. samples (x*, F*(x*) + noise), x* from ``sampler(n, seed)`` (default
@@ -739,15 +837,20 @@ def experiment(target: Any, m: int, steps: int, seed: int, *, N: int | None = No
        sees a fresh sample) unless ``N`` is given, in which case SGD draws uniformly from the
        N samples as in the paper. A fresh test set of ``n_test`` samples.
     2. Initialization W, A, B ~ Definition 3.3 (seeded), eps_x = ``eps_x``.
-    3. lambda and eta by :func:`choose_hyperparameters` (``eta_factor`` multiplies eta: only
-       for negative controls); vanilla SGD (batch 1) for ``steps`` iterations.
+    3. lambda and eta by :func:`choose_hyperparameters` unless ``hyper`` is given
+       (``eta_factor`` multiplies eta: only for negative controls); vanilla SGD (batch 1) for
+       ``steps`` iterations.
     4. OPT = (L-2) d noise^2 / 2, null risk = test risk of the zero predictor,
-       eps = EPS_REL (null - OPT).
+       eps = ``eps`` if given, else EPS_REL (null - OPT).
 
     ``shuffle_labels`` permutes the training labels across samples (a negative control: the
     inputs then carry no information about the labels). ``stop_at_target`` stops SGD once
     the moving average (``window`` steps) of the online objective is <= OPT + eps (for the
-    scaling studies, which only need the number of steps to get there).
+    scaling studies, which only need the number of steps to get there). ``per_sample`` keeps
+    the per-sample test objective at every record step (``Experiment.test_losses``).
+    ``baselines`` adds the untrained network, the readout of the initial hidden states
+    (:func:`readout_baseline`) and least squares on the tokens
+    (:func:`least_squares_baseline`), each with its per-sample test objective.
     """
     from . import concept  # noqa: PLC0415
     from .rnn import init_weights  # noqa: PLC0415
@@ -763,24 +866,112 @@ def experiment(target: Any, m: int, steps: int, seed: int, *, N: int | None = No
     weights = init_weights(m, d_x, d, seed)
     x = train_set.embed(eps_x)
     xt = test_set.embed(eps_x)
-    hyper = choose_hyperparameters(weights, x, eps_x)
+    hyper = hyper or choose_hyperparameters(weights, x, eps_x)
     opt = test_set.opt
     null = test_set.null_risk()
-    eps = EPS_REL * (null - opt)
+    eps = EPS_REL * (null - opt) if eps is None else float(eps)
     grid = np.unique(np.r_[np.geomspace(1, max(steps, 1), records // 2).astype(int),
                            np.linspace(0, steps, records // 2 + 1).astype(int)])
+    kept: list[np.ndarray] = []
+
+    def keep(t: int, shift: Array) -> None:
+        kept.append(per_sample_losses(weights, xt, test_set.y_star, hyper.lam, shift))
+
     res = sgd(weights, x, y_train, hyper.lam, hyper.eta * eta_factor, steps, seed=seed,
               sampling="once" if N is None else "uniform", record_at=grid,
-              eval_x=xt, eval_y=test_set.y_star,
+              eval_x=None if per_sample else xt, eval_y=None if per_sample else test_set.y_star,
+              callback=keep if per_sample else None,
               stop_below=(opt + eps) if stop_at_target else None, stop_window=window)
+    losses = np.asarray(kept) if per_sample else None
+    if losses is not None:
+        res.risks = losses.sum(axis=-1).mean(axis=1)
     exp = Experiment(result=res, hyper=hyper, opt=opt, null_risk=null,
                      eps=eps, test_risk=res.final_risk(),
                      online_average=float(np.mean(res.objective)) if steps else float("nan"),
                      train_risk=(risk(weights, x, y_train, hyper.lam, res.shift)
                                  if N is not None else None),
-                     weights=weights, test=test_set)
+                     weights=weights, test=test_set, test_losses=losses)
     if baselines:
         exp.baselines["untrained"] = float(res.risks[0])
-        exp.baselines["readout"] = readout_baseline(weights, x, y_train, xt,
-                                                    test_set.y_star)["risk"]
+        if losses is not None:
+            exp.baseline_losses["untrained"] = losses[0].sum(axis=-1)
+        ro = readout_baseline(weights, x, y_train, xt, test_set.y_star)
+        ls = least_squares_baseline(train_set.x_star, y_train, test_set.x_star,
+                                    test_set.y_star)
+        for name, b in (("readout", ro), ("least_squares", ls)):
+            exp.baselines[name] = b["risk"]
+            exp.baseline_losses[name] = b["per_sample"]
     return exp
+
+
+# --------------------------------------------------------------------------------------
+# Steps to OPT + eps on fresh samples (the scaling studies)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class OnlineRun:
+    """What :func:`steps_to_goal` measured: ``steps`` (T, the first step at which the moving
+    average of the online objective is <= ``goal``; None if not within ``max_steps``), the
+    hyper-parameters used and the online objective of every step taken."""
+
+    steps: int | None
+    hyper: Hyper
+    goal: float
+    objective: np.ndarray
+    shift_frobenius: float
+
+
+def steps_to_goal(target: Any, m: int, seed: int, goal: float, max_steps: int, *,
+                  hyper: Hyper | Callable[[Weights, Array], Hyper] | None = None,
+                  first: int = 2000, growth: float = 2.0, window: int = 100,
+                  eps_x: float = EPS_X, noise: float = NOISE,
+                  eta_factor: float = 1.0, data_seed: int | None = None) -> OnlineRun:
+    """Online SGD (every step a fresh sample of ``target`` with label noise) from W'_0 = 0
+    until the moving average over ``window`` steps of the online objective is <= ``goal``.
+
+    The samples are drawn in chunks (``first`` samples, then each chunk ``growth`` times the
+    previous, up to ``max_steps`` in all) and SGD continues from the shift reached, so a run
+    costs about the steps it needs. The initialization is seeded by ``seed``, the samples by
+    ``data_seed`` (default ``seed``: runs at several widths can share one stream); ``hyper`` is a
+    fixed :class:`Hyper`, a rule ``(weights, x) -> Hyper`` applied to the first chunk, or None
+    for :func:`choose_hyperparameters`. With fresh samples the number of steps is also the
+    number of samples (Theorem 1: N <= T)."""
+    from . import concept  # noqa: PLC0415
+    from .rnn import init_weights  # noqa: PLC0415
+
+    if max_steps < window or first < 1 or growth < 1:
+        raise ValueError(f"steps_to_goal needs max_steps >= window, first >= 1 and growth >= 1, "
+                         f"got max_steps={max_steps}, window={window}, first={first}, "
+                         f"growth={growth}")
+    weights = init_weights(m, target.d_x, target.d, seed)
+    ds = seed if data_seed is None else data_seed
+    xp = backend.xp()
+    shift = None
+    objs: list[np.ndarray] = []
+    done, k, size = 0, 0, min(first, max_steps)
+    hp: Hyper | None = hyper if isinstance(hyper, Hyper) else None
+    steps = None
+    while done < max_steps:
+        size = min(size, max_steps - done)
+        xs = concept.random_true_inputs(size, target.L, target.d_x, 7919 * ds + 2 * k + 1)
+        data = concept.make_dataset(target, xs, noise, 7919 * ds + 2 * k + 2)
+        x = data.embed(eps_x)
+        if hp is None:
+            hp = hyper(weights, x) if callable(hyper) else choose_hyperparameters(
+                weights, x, eps_x)
+        w_now = weights if shift is None else Weights(W=weights.W + shift, A=weights.A,
+                                                      B=weights.B)
+        res = sgd(w_now, x, data.y_star, hp.lam, hp.eta * eta_factor, size, seed=seed + k,
+                  sampling="once", stop_below=goal, stop_window=window)
+        shift = res.shift if shift is None else shift + res.shift
+        objs.append(res.objective)
+        done += res.steps
+        steps = first_crossing(np.concatenate(objs), goal, window)
+        if steps is not None or not np.all(np.isfinite(res.objective)):
+            break
+        k += 1
+        size = int(math.ceil(size * growth))
+    norm = float(xp.sqrt((shift * shift).sum())) if shift is not None else 0.0
+    return OnlineRun(steps=steps, hyper=hp, goal=float(goal), objective=np.concatenate(objs),
+                     shift_frobenius=norm)

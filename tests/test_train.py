@@ -169,7 +169,7 @@ def test_experiment_protocol() -> None:
     assert e.opt == pytest.approx(0.5 * 3 * train.NOISE ** 2)
     assert e.eps == pytest.approx(train.EPS_REL * (e.null_risk - e.opt))
     assert e.result.steps == 300 and e.train_risk is None
-    assert set(e.baselines) == {"untrained", "readout"}
+    assert set(e.baselines) == {"untrained", "readout", "least_squares"}
     assert e.running_average().shape == (300,)
     assert e.online_average == pytest.approx(float(e.result.objective.mean()))
     s = train.experiment(tgt, 32, 300, 0, n_test=100, records=4, stop_at_target=True)
@@ -189,3 +189,91 @@ def test_frozen_path_equals_the_loop(batch: int) -> None:
         assert frozen.objective[t] == pytest.approx(obj, rel=1e-12)
     assert list(frozen.record_steps) == [0, 3, 6, 7]
     assert np.allclose(frozen.risks, train.risk(w, x, y, 0.5))
+
+
+# ------------------------------------------------------------ per-sample losses and baselines
+
+
+def test_per_sample_losses_sum_to_the_risk() -> None:
+    w, x, y = _setup()
+    shift = 0.01 * np.random.default_rng(3).standard_normal((w.m, w.m))
+    per = train.per_sample_losses(w, x, y, 0.4, shift, chunk=5)
+    assert per.shape == (12, 3)
+    assert per.sum(axis=1).mean() == pytest.approx(train.risk(w, x, y, 0.4, shift), rel=1e-12)
+    with pytest.raises(ValueError, match="y_star must have shape"):
+        train.per_sample_losses(w, x, y[:, :2], 0.4)
+
+
+def test_least_squares_baseline_is_exact_on_linear_labels() -> None:
+    xs = concept.random_true_inputs(300, 5, 4, 0)
+    coef = np.random.default_rng(1).standard_normal((3, 4))
+    # label at position j = k + 3 is linear in the tokens 2..j-1 (here: the latest one)
+    y = np.stack([xs[:, k] @ coef[k] + 0.3 for k in range(3)], axis=1)[:, :, None]
+    out = train.least_squares_baseline(xs[:200], y[:200], xs[200:], y[200:])
+    assert out["risk"] < 1e-20 and out["per_sample"].shape == (100,)
+    noisy = y + 0.1 * np.random.default_rng(2).standard_normal(y.shape)
+    out = train.least_squares_baseline(xs[:200], noisy[:200], xs[200:], noisy[200:])
+    assert out["risk"] == pytest.approx(0.5 * 3 * 0.01, rel=0.3)
+    with pytest.raises(ValueError, match="matching the tokens"):
+        train.least_squares_baseline(xs, y[:10], xs, y)
+
+
+def test_readout_baseline_reports_per_sample_losses() -> None:
+    w, x, y = _setup(n=60, m=16, L=5, d=1)
+    out = train.readout_baseline(w, x[:40], y[:40, :, :1], x[40:], y[40:, :, :1])
+    assert out["per_sample"].shape == (20,)
+    assert out["risk"] == pytest.approx(out["per_sample"].mean())
+
+
+def test_paper_hyperparameters_scale_as_printed() -> None:
+    ref = train.Hyper(lam=0.5, eta=0.01, kappa=1.0, eps_x=0.5, rule="ref")
+    same = train.paper_hyperparameters(ref, 4, 64, 4, 64)
+    assert same.lam == ref.lam and same.eta == ref.eta
+    h = train.paper_hyperparameters(ref, 4, 64, 8, 128)
+    assert h.lam == pytest.approx(0.5 / 4) and h.eta == pytest.approx(0.01 / 4 / 2)
+    with pytest.raises(ValueError, match="L0, L >= 3"):
+        train.paper_hyperparameters(ref, 2, 64, 8, 128)
+
+
+def test_first_crossing() -> None:
+    obj = np.r_[np.full(10, 2.0), np.full(10, 0.5)]
+    assert train.first_crossing(obj, 1.0, window=4) == 13  # mean of obj[9:13] = 0.875
+    assert train.first_crossing(obj, 0.1, window=4) is None
+    assert train.first_crossing(obj[:3], 5.0, window=4) is None
+
+
+def test_experiment_per_sample_losses_and_given_hyperparameters() -> None:
+    tgt = concept.normalized(concept.random_two_layer(4, 5, 1, 1, sp.sin(z), 0).to_target(5))
+    e = train.experiment(tgt, 32, 200, 0, n_test=50, records=6, per_sample=True,
+                         baselines=True, eps=0.3)
+    assert e.test_losses.shape == (e.result.record_steps.size, 50, 3)
+    assert e.eps == 0.3 and e.target_risk == pytest.approx(e.opt + 0.3)
+    assert e.result.risks[-1] == pytest.approx(e.last_losses().mean())
+    assert e.averaged_losses().mean() == pytest.approx(
+        np.trapezoid(e.result.risks, e.result.record_steps) / e.result.record_steps[-1])
+    assert e.baseline_losses["untrained"].mean() == pytest.approx(e.baselines["untrained"])
+    fixed = train.Hyper(lam=0.5, eta=1e-3, kappa=float("nan"), eps_x=0.5, rule="fixed")
+    f = train.experiment(tgt, 32, 50, 0, n_test=20, records=2, hyper=fixed)
+    assert f.hyper is fixed and f.result.eta == 1e-3
+    with pytest.raises(ValueError, match="per_sample=True"):
+        f.averaged_losses()
+
+
+def test_steps_to_goal_continues_across_chunks() -> None:
+    tgt = concept.normalized(concept.random_two_layer(4, 5, 1, 1, sp.sin(z), 0).to_target(5))
+    easy = train.steps_to_goal(tgt, 32, 0, goal=10.0, max_steps=500, first=50)
+    # met at the first full window, which spans two chunks (50 + 100 steps were taken)
+    assert easy.steps == 100 and easy.objective.size == 150
+    hard = train.steps_to_goal(tgt, 32, 0, goal=0.0, max_steps=700, first=100, growth=2.0)
+    assert hard.steps is None and hard.objective.size == 700  # chunks 100, 200, 400 (cut)
+    assert hard.shift_frobenius > 0
+    frozen = train.steps_to_goal(tgt, 32, 0, goal=0.0, max_steps=300, eta_factor=0.0)
+    assert frozen.steps is None and frozen.shift_frobenius == 0.0
+    # two widths can share one data stream
+    a = train.steps_to_goal(tgt, 16, 1, goal=0.0, max_steps=120, data_seed=7, eta_factor=0.0)
+    b = train.steps_to_goal(tgt, 16, 2, goal=0.0, max_steps=120, data_seed=7, eta_factor=0.0)
+    c = train.steps_to_goal(tgt, 16, 1, goal=0.0, max_steps=120, data_seed=8, eta_factor=0.0)
+    assert not np.array_equal(a.objective, b.objective)  # different initializations
+    assert not np.array_equal(a.objective, c.objective)  # different samples
+    with pytest.raises(ValueError, match="max_steps >= window"):
+        train.steps_to_goal(tgt, 16, 0, goal=1.0, max_steps=10)
