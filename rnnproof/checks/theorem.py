@@ -44,7 +44,7 @@ from ..verdicts import (
     polynomial_growth,
     slower_than_sqrt2_power,
 )
-from .registry import Outcome, _source_hash, register
+from .registry import Outcome, register, source_hash
 
 _DEPENDS = ("equation-3.1", "definition-3.3", "definition-4.1")
 
@@ -83,7 +83,7 @@ def _shared(name: str, compute: Callable[..., Any], *args: Any) -> Any:
     package source. The scaling studies are shared by two checks and their controls, which
     pytest may run in different worker processes; a file lock lets one compute while the
     other waits."""
-    key = repr((name, args, backend.name(), backend.default_dtype().name, _source_hash()))
+    key = repr((name, args, backend.name(), backend.default_dtype().name, source_hash()))
     if key in _MEMO:
         return _MEMO[key]
     root = Path(os.environ.get("RNNPROOF_STUDY_CACHE")
