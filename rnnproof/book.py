@@ -138,7 +138,10 @@ def _rule_line(rule: Mapping[str, Any]) -> str:
         elif c["type"] == "reach":
             out.append(f"{c['statement']} reaches {fmt(c['target'])} ({c['target_source']})")
         elif c["type"] == "exact":
-            out.append(f"{c['statement']} to round-off ({c['tolerance']})")
+            tol = c["tolerance"]
+            out.append(f"{c['statement']} exactly (to the {tol} round-off of the dtype when it "
+                       f"is a deviation)" if isinstance(tol, str) else
+                       f"{c['statement']} to {fmt(tol)}")
         else:
             out.append(c.get("statement", c["type"]))
     if rule.get("corrected"):
@@ -179,7 +182,7 @@ def show(result: CheckResult, glue_numbers: bool = True) -> CheckResult:
         glue(f"{result.id}.status", result.verdict)
         glue(f"{result.id}.verdict", result.verdict)
         names = _scalars(result.id, result.measured)
-        for part, tag in ((result.bound, "bound"), (result.regime, "regime")):
+        for part, tag in ((result.regime, "regime"),):
             for k, v in _scalars(result.id, part).items():
                 names[k.replace(result.id, f"{result.id}.{tag}", 1)] = v
                 names.setdefault(k, v)

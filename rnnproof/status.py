@@ -379,8 +379,7 @@ def findings_markdown(statements: Mapping[str, Statement],
         if f"fig-{r.id}" in figures:
             links.append(f"figure {{ref}}`fig-{r.id}`")
         body = (f"**As printed.** {f['printed']}\n\n**What the numbers show.** "
-                f"{f['observed']}\n\n**What holds.** {f['holds']}\n"
-                if "printed" in f else f"{f.get('text', '')}\n")
+                f"{f['observed']}\n\n**What holds.** {f['holds']}\n")
         evidence = "  \n".join(f"{_badge(g['verdict'])} {g['headline']}" for g in r.grades)
         sections.append(
             f"(finding-{r.id})=\n### {k}. {plain_markdown(title)}\n\n{_badge(r.verdict)} "

@@ -378,7 +378,8 @@ class Rule:
         def one(c: Criterion) -> str:
             d = c.describe()
             if d["type"] == "exact":
-                return f"{c.statement}, to round-off ({d['tolerance']})"
+                return f"{c.statement}: exactly (a yes/no fact, or to the {d['tolerance']} " \
+                       f"round-off of the dtype)"
             if d["type"] == "equivalence":
                 alts = (", rejecting " + ", ".join(f"{k} ({v:g})" for k, v in
                                                    d["alternatives"].items())

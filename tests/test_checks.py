@@ -57,3 +57,14 @@ def test_cache_round_trip(tmp_path: Path) -> None:
     b = checks.run("definition-3.1", cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.json"))) == 1
     assert a.summary()["measured"] == b.summary()["measured"] and b.passed == a.passed
+
+
+def test_a_check_must_declare_its_rule() -> None:
+    from rnnproof.checks import register
+
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'rule'"):
+        register("x-no-rule", label="theorem-1", claim="c", quick={}, controls=("a",))
+    with pytest.raises(TypeError, match="verdicts.Rule"):
+        register("x-bad-rule", label="theorem-1", claim="c", quick={}, controls=("a",),
+                 rule="confirmed")
+    assert "x-no-rule" not in checks.REGISTRY and "x-bad-rule" not in checks.REGISTRY

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..verdicts import CONFIRMED, PASSING, REFUTED, VERDICTS, Finding, Grade, Rule
+from ..verdicts import PASSING, VERDICTS, Finding, Rule
 
 
 @dataclass
@@ -40,11 +40,8 @@ class Outcome:
     measured: dict[str, Any]
     evidence: dict[str, Any] = field(default_factory=dict)
     regime: dict[str, Any] = field(default_factory=dict)
-    finding: Finding | str | None = None
+    finding: Finding | None = None
     figure: dict[str, Any] | None = None
-    bound: dict[str, Any] = field(default_factory=dict)
-    tolerance: str = ""
-    passed: bool | None = None  # legacy pass/fail, read only by checks without a Rule yet
 
 
 @dataclass
@@ -67,8 +64,6 @@ class CheckResult:
     seconds: float
     finding: dict[str, str] | None = None
     figure: dict[str, Any] | None = None
-    bound: dict[str, Any] = field(default_factory=dict)
-    tolerance: str = ""
 
     @property
     def passed(self) -> bool:
@@ -120,24 +115,6 @@ class Check:
     control_notes: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _LegacyPass:
-    """Transitional criterion for a check that still reports pass/fail: confirmed when its own
-    criterion passes, refuted otherwise. Every check is to declare a real rule."""
-
-    name: str = "legacy_passed"
-    statement: str = "the check's pass/fail criterion (no declared rule yet)"
-
-    def describe(self) -> dict[str, Any]:
-        return {"type": "legacy", "evidence": self.name, "statement": self.statement}
-
-    def grade(self, evidence: Mapping[str, Any], dtype: Any) -> Grade:
-        ok = bool(evidence[self.name])
-        return Grade(self.name, CONFIRMED if ok else REFUTED,
-                     f"{self.statement}: {'passes' if ok else 'fails'}", {"passed": ok})
-
-
-LEGACY_RULE = Rule((_LegacyPass(),))  # type: ignore[arg-type]
 
 
 REGISTRY: dict[str, Check] = {}
@@ -146,7 +123,7 @@ REGISTRY: dict[str, Check] = {}
 def register(id: str, *, label: str, claim: str, quick: Mapping[str, Any],
              full: Mapping[str, Any] | None = None,
              controls: tuple[str, ...] | Mapping[str, str],
-             rule: Rule | None = None,
+             rule: Rule,
              depends: tuple[str, ...] = ()) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn(sizes, seed, control) -> Outcome`` as the check ``id``.
 
@@ -159,7 +136,7 @@ def register(id: str, *, label: str, claim: str, quick: Mapping[str, Any],
     """
     if not controls:
         raise ValueError(f"check {id!r} must declare at least one negative control")
-    if rule is not None and not isinstance(rule, Rule):
+    if not isinstance(rule, Rule):
         raise TypeError(f"check {id!r}: rule must be a verdicts.Rule, got {type(rule).__name__}")
 
     def deco(fn: CheckFn) -> CheckFn:
@@ -167,7 +144,7 @@ def register(id: str, *, label: str, claim: str, quick: Mapping[str, Any],
             raise ValueError(f"check id {id!r} registered twice")
         REGISTRY[id] = Check(id=id, label=label, claim=claim, fn=fn,
                              sizes={"quick": dict(quick), "full": dict(full or quick)},
-                             controls=tuple(controls), rule=rule or LEGACY_RULE,
+                             controls=tuple(controls), rule=rule,
                              depends=tuple(depends),
                              control_notes=dict(controls) if isinstance(controls, Mapping)
                              else {})
@@ -227,21 +204,13 @@ def _grade(check: Check, out: Outcome, prof: str, seed: int, control: str | None
            seconds: float) -> CheckResult:
     """Apply the check's declared rule to the outcome's evidence."""
     dtype = backend.default_dtype().name
-    evidence = dict(out.evidence)
-    if check.rule is LEGACY_RULE:
-        if out.passed is None:
-            raise ValueError(f"check {check.id!r} declares no rule and reports no pass/fail")
-        evidence["legacy_passed"] = bool(out.passed)
-    verdict, grades = check.rule.grade(evidence, dtype)
+    verdict, grades = check.rule.grade(dict(out.evidence), dtype)
     if verdict not in VERDICTS:
         raise AssertionError(f"rule of {check.id!r} gave an unknown verdict {verdict!r}")
-    finding = out.finding
-    if isinstance(finding, Finding):
-        finding_d: dict[str, str] | None = finding.as_dict()
-    elif isinstance(finding, str):
-        finding_d = {"kind": "legacy", "title": finding.split(". ")[0], "text": finding}
-    else:
-        finding_d = None
+    if out.finding is not None and not isinstance(out.finding, Finding):
+        raise TypeError(f"check {check.id!r}: Outcome.finding must be a verdicts.Finding, got "
+                        f"{type(out.finding).__name__}")
+    finding_d = out.finding.as_dict() if out.finding is not None else None
     if verdict == "corrected" and finding_d is None and control is None:
         raise ValueError(f"check {check.id!r}: a corrected verdict needs the finding it "
                          f"corrects (Outcome.finding)")
@@ -249,8 +218,7 @@ def _grade(check: Check, out: Outcome, prof: str, seed: int, control: str | None
                        rule=check.rule.describe(), grades=[g.as_dict() for g in grades],
                        measured=out.measured, regime=out.regime, profile=prof, seed=seed,
                        control=control, backend=backend.name(), dtype=dtype, seconds=seconds,
-                       finding=finding_d, figure=out.figure, bound=out.bound,
-                       tolerance=out.tolerance)
+                       finding=finding_d, figure=out.figure)
 
 
 def _load(path: Path) -> CheckResult:
