@@ -10,7 +10,8 @@ The gradient is a sum of rank-one terms (equation 5.1 is its directional derivat
 grad_W F_{j,s}(x) = sum_{i=2}^{j} a_i^{(j,s)} h_{i-1}^T with a_i^{(j,s)} = D_i Back_{i->j}^T e_s,
 so, without any m x m array,
 
-    Theta_m(x, x')_{p p'} = sum_{i, i'} <a_i^{(j,s)}(x), a_{i'}^{(j',s')}(x')> <h_{i-1}(x), h_{i'-1}(x')>.
+    Theta_m(x, x')_{p p'} = sum_{i, i'} <a_i^{(j,s)}(x), a_{i'}^{(j',s')}(x')>
+                                        * <h_{i-1}(x), h_{i'-1}(x')>.
 
 The *summed* kernel K_m(x, x') = sum_{p, p'} Theta_m(x, x')_{p p'} is the tangent kernel of the
 summed output sum_{j,s} F_{j,s}: its gradient needs one backward vector per position
@@ -25,7 +26,8 @@ sqrt(Q(l,l) Q'(l',l')), the backward vectors obey, treating W^T in the backward 
 independent of W in the forward pass (the gradient-independence heuristic, which Yang's tensor
 programs justify for a readout B that the recurrence does not reuse):
 
-    <a_i^{(j,s)}, a_{i'}^{(j',s')}> / m -> delta_{ss'} (1/d) kappa_0(j, j') prod_{r=1}^{k} 2 kappa_0(j-r, j'-r)
+    <a_i^{(j,s)}, a_{i'}^{(j',s')}> / m
+        -> delta_{ss'} (1/d) kappa_0(j, j') prod_{r=1}^{k} 2 kappa_0(j-r, j'-r)
     if j - i = j' - i' = k, and -> 0 otherwise.
 
 Summed over the aligned pairs, Theta_m / m -> Theta_inf with Theta_inf(x, x')_{p p'} =
@@ -147,11 +149,10 @@ def derivative_moment(fk: ForwardKernel, variant: Derivative = "relu",
 def _t_recursion(fk: ForwardKernel, k0: np.ndarray) -> np.ndarray:
     """T(l, l') = kappa_0(l, l') [Sigma(l-1, l'-1) + 2 T(l-1, l'-1)], T(0, .) = T(., 0) = 0."""
     T = np.zeros_like(fk.Sigma)
-    Lp1, L2p1 = T.shape[2], T.shape[3]
+    Lp1 = T.shape[2]
     for l in range(1, Lp1):
         T[:, :, l, 1:] = k0[:, :, l, 1:] * (fk.Sigma[:, :, l - 1, :-1]
                                             + 2.0 * T[:, :, l - 1, :-1])
-    del L2p1
     return T
 
 

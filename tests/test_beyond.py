@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from rnnproof import backend, concept, init_weights, initialization as ini
-from rnnproof import lipschitz, lossscale, offnorm
+from rnnproof import backend, concept, init_weights, lipschitz, lossscale, offnorm
+from rnnproof import initialization as ini
 from rnnproof.checks import REGISTRY
 from rnnproof.checks import beyond as B
 from rnnproof.rnn import hidden_states
