@@ -42,6 +42,8 @@ PAPER: dict[str, tuple[str, str]] = {
     "definition-5.3": ("Definition", "5.3"),
     "lemma-5.4": ("Lemma", "5.4"),
     "claim-G.1": ("Claim", "G.1"),
+    "claim-earlier-bounds": ("Claim", "(Section 1)"),
+    "footnote-4": ("Footnote", "4"),
 }
 
 #: Our own formulations, in the order of the book: label -> kind. They are numbered R.1, R.2, ...
@@ -58,6 +60,9 @@ OURS: dict[str, str] = {
     "init-null-distance": "Proposition",
     "init-back-rows": "Proposition",
     "init-back-decorrelation": "Proposition",
+    "kernel-limit": "Proposition",
+    "kernel-regime": "Proposition",
+    "off-normalization": "Proposition",
 }
 
 
