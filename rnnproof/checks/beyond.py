@@ -65,11 +65,12 @@ def nonlinear_target(L: int, d_x: int = 5, seed: int = 3) -> Target:
 
 @lru_cache(maxsize=64)
 def theorem_1_target(L: int, d_x: int = 5, seed: int = 0) -> Target:
-    """The Theorem 1 target at length L: **switch here** when the final Theorem 1 target is on
-    main. Now the lag-dependent two-layer target of checks/theorem.py (Example 3.5, phi = sin 2z,
-    p = 2, d = 1, lags drawn once up to 64), normalized."""
-    net = concept.random_two_layer(64, d_x, 1, 2, sp.sin(2 * z), 1000 + seed)
-    return concept.normalized(net.to_target(L))
+    """The Theorem 1 target at length L: the family of the Theorem 1 checks
+    (:func:`rnnproof.checks.theorem.theorem_target`: Example 3.5 with the even
+    phi = 1 - cos 2z on the raw token coordinates, p = 2, d = 1), normalized."""
+    from .theorem import theorem_target  # noqa: PLC0415
+
+    return theorem_target(L, d_x, 2, seed)
 
 
 #: The two targets of the kernel comparison: name -> target at length L.
