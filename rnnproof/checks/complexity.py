@@ -87,7 +87,9 @@ def _mp_sum(phi: sp.Expr, R: float, eps: float | None, terms: int,
                      eps=1e-3, terms=120),
           full=dict(functions=("sin", "exp-1", "cos", "tanh", "sigmoid"),
                     R=(1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.3, 1.0), eps=1e-3, terms=200),
-          controls=("perturbed-coefficient",),
+          controls={"perturbed-coefficient": "The 40-digit reference sums add 1e-6 to |c_1|: the "
+                                             "implemented C_s and C_eps then differ from them by "
+                                             "far more than 1e-9"},
           rule=Rule((
               Exact("series_rel_err", "C_s and C_eps of series = direct 40-digit sums "
                                       "(largest relative deviation)", SUM_TOL),
@@ -158,7 +160,11 @@ def _measures(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
                 "C_s = C* (d+1)^1.75 R^d and C_eps = (C* R)^d (1 + (log(1/eps)/d)^(d/2)).",
           quick=dict(degrees=(1, 2, 3, 4, 5, 6), R_points=13, L_points=9),
           full=dict(degrees=tuple(range(1, 13)), R_points=41, L_points=41),
-          controls=("wrong-exponent", "perturbed-coefficient"),
+          controls={"wrong-exponent": "Exponent d+1 claimed instead of d: C_s / R^(d+1) still "
+                                      "depends on R and the fitted slopes are d, not d+1",
+                    "perturbed-coefficient": "phi = z^d + z^(d+1)/1000: C_s and C_eps are no "
+                                             "longer pure powers of R, so the ratios depend on R "
+                                             "and the slopes leave d"},
           rule=Rule((
               Exact("exact_exponents", "sympy: C_s / R^d and C_eps / R^d are free of R, and "
                                        "C_eps / (R^d log^(d/2)(1/eps)) has a finite positive "
@@ -257,7 +263,14 @@ def _worst(fits: list[SlopeFit]) -> SlopeFit:
                     R=(0.25, 0.5, 1.0, 1.2, 2.0, 2.5, 4.0, 6.0, 8.0),
                     eps_exponents=tuple(k / 4 for k in range(4, 45)), max_degree=160,
                     points=8001),
-          controls=("error-offset", "beyond-radius", "untruncated"),
+          controls={"error-offset": "1e-6 added to every truncation error: no degree reaches the "
+                                    "eps below 1e-6, even inside the radius of convergence",
+                    "beyond-radius": "tanh at R = 2, beyond its radius pi/2, counted as inside: "
+                                     "no truncation reaches the small eps there, so "
+                                     "inside-the-radius fails",
+                    "untruncated": "Measures of the full Taylor series, not of the truncation: "
+                                   "C_eps of sigmoid and tanh is infinite (C* R beyond their "
+                                   "radius), so the measures are not finite"},
           rule=Rule(
               (Exact("every_R_reached", "as printed, for every R: each eps of the grid is "
                                         "reached by some truncation, for all four functions"),
@@ -479,7 +492,11 @@ _RIGHT_SOURCE = ("the right inequality with O(R) = C* R and poly(1/eps) = (1 + e
                     R=tuple(float(r) for r in np.logspace(-7, 1, 33)),
                     eps=(0.9, 0.5, 0.1, 0.03, 1e-2, 3e-3, 1e-3, 1e-4, 1e-6, 1e-9, 1e-12, 1e-16),
                     k_grid=201),
-          controls=("wrong-exponent", "inflated-c-eps"),
+          controls={"wrong-exponent": "C_s built with (i+1)^2.75 instead of (i+1)^1.75: it "
+                                      "exceeds C_eps at points with no constant term and small "
+                                      "eps, which the correction excludes",
+                    "inflated-c-eps": "C_eps multiplied by 10 C*: it then exceeds C_s(C* R) "
+                                      "poly(1/eps), so the right inequality fails"},
           rule=Rule(
               (Exact("left_holds", "C_s(phi, R) <= C_eps(phi, R) at every grid point (as "
                                    "printed)"),
@@ -637,7 +654,11 @@ def _paper_gs_column(U: np.ndarray, v: np.ndarray) -> np.ndarray:
                 "columns, matches the paper's product formula, and replaces a zero residual by "
                 "a unit vector orthogonal to the previous ones.",
           quick=dict(m=12, n=8, seeds=3), full=dict(m=100, n=60, seeds=10),
-          controls=("zero-residual-kept", "perturbed-output"),
+          controls={"zero-residual-kept": "Columns of zero residual left at zero instead of "
+                                          "replaced by a unit vector: U^T U is not the identity "
+                                          "and the spans are lost",
+                    "perturbed-output": "1e-6 added to one entry of U: orthonormality, span, the "
+                                        "paper's formula and QR all fail at float64 tolerance"},
           rule=Rule((
               Exact("orthonormality", "U^T U = I", F64),
               Exact("span", "v_i lies in the span of the first i columns (residual relative to "

@@ -41,7 +41,10 @@ def _network_seeds(seed: int, count: int) -> list[int]:
                 "with Gaussian label noise sigma has OPT = (L-2) d sigma^2 / 2.",
           quick=dict(L=6, d_x=6, d=2, p=2, n_ref=3, n_opt=20000, noise=0.1),
           full=dict(L=12, d_x=10, d=3, p=3, n_ref=6, n_opt=200000, noise=0.1),
-          controls=("off-by-one", "labels-without-noise"),
+          controls={"off-by-one": "The sympy reference sums i only up to j-2, dropping the i = "
+                                  "j-1 term: the target no longer equals the reference",
+                    "labels-without-noise": "Labels without noise: the risk of F* itself is 0, "
+                                            "not OPT = (L-2) d sigma^2 / 2"},
           rule=Rule((
               Exact("reference_dev", "Target = the literal sum (3.1) in 30-digit sympy, term by "
                                      "term (largest absolute deviation; |F*| = O(1))", F64),
@@ -110,7 +113,9 @@ def _equation_3_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Outc
                 "(with phi(0) = 0 and bias-free rows; otherwise up to a constant per position).",
           quick=dict(L=7, d_x=6, d=2, p=3, n=200),
           full=dict(L=16, d_x=12, d=4, p=8, n=2000),
-          controls=("wrong-lag",),
+          controls={"wrong-lag": "The second-layer weights A* shifted by one lag (cyclically) "
+                                 "before the rewriting: the (3.1) target no longer equals the "
+                                 "network as written"},
           rule=Rule(
               (Exact("printed_remainder", "every two-layer network of earlier tokens, sigmoid "
                                           "with bias rows included, rewrites into (3.1) with "
@@ -220,7 +225,11 @@ def _learn_strings(target: concept.Target, strings_fn: Any, m: int, steps: int,
                 "on a^n b^m exactly when n = m; SGD learns the counts.",
           quick=dict(L=8, m=128, steps=1000, networks=5),
           full=dict(L=12, m=512, steps=4000, networks=5),
-          controls=("one-hot-direction", "frozen-W"),
+          controls={"one-hot-direction": "w* = e_1, the one-hot reading: b projects to 0, so no "
+                                         "Phi with Phi(0) = 0 maps it to -1 and the construction "
+                                         "fails",
+                    "frozen-W": "Learning rate 0: W' stays 0, and the untrained network cannot "
+                                "recover the counts #a - #b"},
           rule=Rule((
               Exact("tokens_admissible", "a and b have unit norm and last coordinate 1/2"),
               Exact("construction", "a polynomial Phi with Phi(0) = 0 and w*_{d_x} = 0 maps "
@@ -331,7 +340,10 @@ _POSITIONAL = (1.0, -1.0, 1.0, -1.0)  # c_2..c_5: each token's sign depends on i
                 "AAAB from AABA (same tokens, different order) with one weight matrix and no "
                 "position input.",
           quick=dict(m=128, steps=1000, networks=4), full=dict(m=512, steps=4000, networks=6),
-          controls=("frozen-W", "counting-labels"),
+          controls={"frozen-W": "Learning rate 0: W' stays 0, and the untrained network does not "
+                                "reproduce the target's AAAB - AABA gap",
+                    "counting-labels": "Trained on the position-blind count: AAAB and AABA have "
+                                       "the same count, so the learned gap is near 0"},
           rule=Rule((Equivalence("gap_ratio", "(F(AAAB) - F(AABA)) of the trained RNN over "
                                               "that of the target, at position L (mean over "
                                               "networks)", 1.0, 0.5,

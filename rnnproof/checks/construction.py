@@ -178,7 +178,12 @@ LEMMA_5_2A_RULE = Rule(
                     deltas=("paper", 0.5), sweep_m=4096, sweep_seeds=4,
                     sweep_deltas=(0.1, 0.3, 1.0, 2.0), sweep_eps_x=(1e-3, 1e-2, 0.1, 0.3),
                     sweep_L=(4, 6, 8, 10), **BASE),
-          controls=("zero-H", "no-window"), rule=LEMMA_5_2A_RULE,
+          controls={"zero-H": "H set to 0: the weighted expectation is 0, so it misses the "
+                              "on-target value Phi by far more than eps_e at infinite width",
+                    "no-window": "Window dropped and Lemma 5.1's H left unscaled: the noise is "
+                                 "then the whole w . h_(i-1), not the level H was built for, so "
+                                 "E misses Phi"},
+          rule=LEMMA_5_2A_RULE,
           depends=("lemma-5.1", "definition-3.3"))
 def _lemma_5_2a(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
     L, eps_e, eps_x = sz["L"], sz["eps_e"], sz["eps_x"]
@@ -281,7 +286,11 @@ def eps_x_fit(eps_x: Sequence[float], off_target: Sequence[float]) -> SlopeFit:
                      **BASE),
           full=dict(m=4096, seeds=6, n=8, eps_x_grid=(1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1),
                     delta=0.5, **BASE),
-          controls=("same-position", "shifted-H"),
+          controls={"same-position": "The on-target position i' = i counted as off target: there "
+                                     "E is about the on-target Phi, which does not vanish as "
+                                     "eps_x falls",
+                    "shifted-H": "H + 1/p0: the constant's weighted expectation stays near 1/2 "
+                                 "off target, whatever eps_x"},
           rule=Rule((
               exponent("eps_x_exponent", "fitted exponent in eps_x of the largest off-target |E|",
                        1.0, {"eps_x^0": 0.0, "eps_x^(1/2)": 0.5, "eps_x^2": 2.0}),
@@ -377,7 +386,8 @@ COUNT_ALTERNATIVES = {"weights N(0, 1/m)": math.sqrt(2.0), "weights N(0, 4/m)": 
                      **BASE),
           full=dict(m=(1024, 4096, 16384), seeds=4, eps_x=0.01,
                     eps_c_grid=(1e-4, 1e-3, 1e-2, 0.1, 1.0), **BASE),
-          controls=("wrong-window",),
+          controls={"wrong-window": "Window of half-width eps_c instead of eps_c/sqrt(m): "
+                                    "sqrt(m) times wider, so the counts are far above m p"},
           rule=Rule((
               Equivalence("count_ratio", "observed / expected window count (levels with m p >= "
                           "5, pooled over positions), mean over draws", 1.0,
@@ -470,7 +480,8 @@ def _active(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
                 "(V = h0_{1..L-2}) whose rows equal the printed formula, without any m x m array.",
           quick=dict(m=1024, n_rows=24, eps_x=0.1, delta=1.0, **BASE),
           full=dict(m=4096, n_rows=64, eps_x=0.1, delta=1.0, **BASE),
-          controls=("wrong-h",),
+          controls={"wrong-h": "V built from h0_i instead of h0_(i-1) (an index slip): the rows "
+                               "of U V^T no longer match the printed formula"},
           rule=Rule((
               Exact("row_formula_rel_dev", "rows of U V^T against the printed formula, row by row "
                     "from independent ingredients", "identity"),
@@ -712,7 +723,13 @@ def meanfield_error_fit(ms: Sequence[float], rel_errors: Sequence[float]) -> Slo
                 "has gain 1 on F* within eps_e + eps_x^(1/3), and its remaining error falls with "
                 "m.",
           quick=LEMMA_5_4_QUICK, full=LEMMA_5_4_FULL,
-          controls=("C-times-1.3", "zero-H", "wrong-sign"),
+          controls={"C-times-1.3": "Every C_(i->j,s) multiplied by 1.3 (W* divided by 1.3): the "
+                                   "mean-field gain on F* is 1/1.3, a competing value the rule "
+                                   "must reject",
+                    "zero-H": "H set to 0, so W* = 0: the mean-field response is 0 and its gain "
+                              "on F* is 0, not 1",
+                    "wrong-sign": "H negated, so W* changes sign: the mean-field gain on F* is "
+                                  "-1, not 1"},
           rule=Rule((
               Equivalence("gain", "gain <fbar, F*>/<F*, F*> of the mean-field response at the "
                           "largest width, mean over draws", 1.0, "margin",
@@ -767,7 +784,10 @@ def fluctuation_fit(ms: Sequence[float], fluctuations: Sequence[float]) -> Slope
                 "fluctuation falls with m; the width where it reaches eps_e is reported. The "
                 "printed error bound p rho^11 O(...) holds by a margin no size could close.",
           quick=LEMMA_5_4_QUICK, full=LEMMA_5_4_FULL,
-          controls=("random-same-norm", "zero-H"),
+          controls={"random-same-norm": "f(W*) replaced by f of a random low-rank matrix of equal "
+                                        "Frobenius norm: its mean-field gain on F* is 0, not 1",
+                    "zero-H": "H set to 0, so W* = 0 and f(W*) = 0: the mean-field gain on F* is "
+                              "0, not 1"},
           rule=Rule((
               Reach("fluctuation", "fluctuation_at_m_max", "relative RMS fluctuation "
                     "|f(W*) - fbar| / RMS F* of one network", "eps_e", "eps_e"),
@@ -889,7 +909,9 @@ def part_fit(ms: Sequence[float], parts: Sequence[float]) -> SlopeFit:
                 "(near-orthogonal backward rows), and those with i != i' vanish linearly in "
                 "eps_x (the off-target leak of Lemma 5.2b).",
           quick=LEMMA_5_4_QUICK, full=LEMMA_5_4_FULL,
-          controls=("correlated-B",),
+          controls={"correlated-B": "Every row of B equal to the first: the backward rows of s "
+                                    "and s' coincide, so the s != s' part is as large as F* and "
+                                    "does not vanish"},
           rule=Rule((
               Exact("identity_rel_dev", "the four parts of (5.3) add up to f(W*)", "chain"),
               *(Below(f"{part}_at_m_max", f"mean-field {what} part / RMS F* at the largest "
@@ -979,7 +1001,8 @@ def frob_fit(ms: Sequence[float], frob_by_seed: Any) -> SlopeFit:
                 "close.",
           quick=dict(m=(256, 512, 1024, 2048), seeds=16, eps_x=0.1, delta=4.0, **BASE),
           full=dict(m=(512, 1024, 2048, 4096, 8192), seeds=16, eps_x=0.1, delta=4.0, **BASE),
-          controls=("wrong-exponent",),
+          controls={"wrong-exponent": "||W*||_F multiplied by sqrt(m), as if Definition 5.3's "
+                                      "1/m were 1/sqrt(m): the fitted exponent is 0, not -1/2"},
           rule=Rule((
               exponent("frob_exponent", "fitted exponent of ||W*||_F in m", -0.5,
                        {"m^0": 0.0, "m^-1/4": -0.25, "m^-1": -1.0}),

@@ -62,7 +62,9 @@ def _float64_weights(w: Weights) -> Weights:
                 "x_1 = e_{d_x+1} and x_L = eps_x e_{d_x+1}; x* is recovered exactly.",
           quick=dict(n=16, L=8, d_x=6, eps=(0.01, 0.1, 0.5)),
           full=dict(n=256, L=32, d_x=16, eps=(1e-4, 1e-3, 0.01, 0.1, 0.5, 0.9)),
-          controls=("no-eps-scaling",),
+          controls={"no-eps-scaling": "Tokens embedded with eps_x = 1 whatever eps_x is asked "
+                                      "for: the middle tokens and x_L are not scaled, so the "
+                                      "layout and x* = x_l / eps_x fail"},
           rule=Rule((Exact("layout_dev", "x_1 = e_{d_x+1}, x_l = (eps_x x*_l, 0), "
                                          "x_L = eps_x e_{d_x+1}, and x* = x_l / eps_x "
                                          "(largest relative deviation)"),)))
@@ -88,7 +90,8 @@ def _definition_3_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Ou
                 "2 <= l <= L; inputs that violate the unit-norm premise are rejected.",
           quick=dict(n=16, L=8, d_x=6, eps=(0.01, 0.1, 0.5)),
           full=dict(n=256, L=32, d_x=16, eps=(1e-4, 1e-3, 0.01, 0.1, 0.5, 0.9)),
-          controls=("non-unit-tokens",),
+          controls={"non-unit-tokens": "Tokens of norm 0.8 embedded without validation: the "
+                                       "middle positions have norm 0.8 eps_x, not eps_x"},
           rule=Rule((Exact("norm_dev", "||x_1|| = 1 and ||x_l|| = eps_x for 2 <= l <= L "
                                        "(largest relative deviation)"),
                      Exact("invalid_rejected", "embed raises ValueError on every kind of "
@@ -123,7 +126,9 @@ def _definition_3_2(sz: Mapping[str, Any], seed: int, control: str | None) -> Ou
           claim="Padding makes any raw token with ||v|| <= 1 admissible (unit norm, last "
                 "coordinate 1/2) without losing it.",
           quick=dict(n=2000, k=5), full=dict(n=200000, k=30),
-          controls=("literal",),
+          controls={"literal": "The printed padding (v, sqrt(1 - ||v||^2), 1/2) used in place of "
+                               "the corrected one: its norm is sqrt(5)/2, so the corrected "
+                               "statement fails too"},
           rule=Rule((Exact("literal_norm_dev", "the printed padding (v, sqrt(1 - ||v||^2), "
                                                "1/2) has unit norm", F64),),
                     corrected=(Exact("corrected_dev", "the padding (sqrt3/2 v, sqrt3/2 "
@@ -207,7 +212,13 @@ def _reading_criterion(prediction: float, competitors: Mapping[str, float], name
           claim="At random initialization W, A have i.i.d. N(0, 2/m) entries and B has "
                 "N(0, 1/d) entries (N names the variance), so E||sigma(W h)||^2 = ||h||^2.",
           quick=dict(m=512, d_x=6, d=4, probes=64), full=dict(m=8192, d_x=16, d=8, probes=512),
-          controls=("variance-1/m", "std-reading", "uniform-entries"),
+          controls={"variance-1/m": "W and A rescaled to variance 1/m: m Var(W_ij) and m "
+                                    "Var(A_ij) are 1, not 2, and the ReLU energy is half of "
+                                    "||h||^2",
+                    "std-reading": "N(0, 2/m) read as a standard deviation of 2/m (W and A times "
+                                   "sqrt(2/m)): m Var(W_ij) is 4/m, near 0, not 2",
+                    "uniform-entries": "W replaced by uniform entries of the same variance 2/m: "
+                                       "the kurtosis is 1.8, not the Gaussian 3"},
           rule=Rule((
               _reading_criterion(2.0, W_READINGS, "var_W", "m Var(W_ij)"),
               _reading_criterion(2.0, W_READINGS, "var_A", "m Var(A_ij)"),
@@ -270,7 +281,9 @@ def _sample_mean(x: np.ndarray) -> Estimate:
                 "for every input.",
           quick=dict(n=8, L=8, d_x=6, d=3, m=256, eps=0.1),
           full=dict(n=64, L=32, d_x=16, d=4, m=4096, eps=0.05),
-          controls=("scale-all-of-A",),
+          controls={"scale-all-of-A": "Every column of A scaled by eps_x, the one that reads x_1 "
+                                      "too: h_1 shrinks, so the rescaled-A recurrence no longer "
+                                      "equals the scaled-token one"},
           rule=Rule((Exact("scaling_dev", "h from eps_x-scaled tokens = h from unscaled tokens "
                                           "with A's first d_x columns scaled (relative, over the "
                                           "recurrence)", "chain"),
@@ -321,7 +334,12 @@ def _setup(sz: Mapping[str, Any], seed: int) -> tuple[Weights, Any]:
                 "is the Jacobian of y_j in h_i (later inputs fixed), Back_{j->j} = B.",
           quick=dict(n=4, L=6, d_x=5, d=3, m=128, eps=0.2, directions=4),
           full=dict(n=16, L=16, d_x=8, d=4, m=2048, eps=0.1, directions=8),
-          controls=("printed-identity", "stale-pattern"),
+          controls={"printed-identity": "The corrected identity tested without its input term A "
+                                        "x_l, i.e. as printed: it fails, so there is no corrected "
+                                        "statement left to confirm",
+                    "stale-pattern": "Back_{i->j} rebuilt with the pattern D_i in place of "
+                                     "D_{i+1} (off by one): it no longer matches the "
+                                     "finite-difference Jacobian"},
           rule=Rule((Exact("printed_identity_dev", "h_l = D_l W h_{l-1} (as printed; relative)",
                            "chain"),),
                     corrected=(
@@ -403,7 +421,9 @@ def _definition_4_1(sz: Mapping[str, Any], seed: int, control: str | None) -> Ou
                 "F_j(W + t W*) at t = 0, for dense W* and for W* kept as low-rank factors.",
           quick=dict(n=4, L=6, d_x=5, d=3, m=128, eps=0.2, rank=3),
           full=dict(n=16, L=16, d_x=8, d=4, m=2048, eps=0.1, rank=8),
-          controls=("transposed-W*",),
+          controls={"transposed-W*": "f computed for the transpose of W*: it no longer equals "
+                                     "the finite-difference derivative along W*, nor f of the "
+                                     "low-rank factors"},
           rule=Rule((Exact("finite_difference_dev", "f(W*) = d/dt F(W + t W*) at t = 0, by "
                                                     "central differences in float64 "
                                                     "(relative)", "finite-difference"),

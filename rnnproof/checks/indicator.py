@@ -97,7 +97,12 @@ def symmetry_deviation(H: WeightFunction, u: Any, sigma: float) -> float:
           full=dict(phis=("z^2", "sin z", "e^z-1", "z^3-z"), sigmas=(0.1, 0.3, 1.0, 2.0, 3.0),
                     eps_e=1e-3, n_u=101, mc_samples=4_000_000, max_degree=15,
                     eps_grid=(1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-8, 1e-10)),
-          controls=("zero-H", "wrong-sign", "no-bias"),
+          controls={"zero-H": "H set to 0: the weighted expectation is 0 instead of Phi, an error "
+                              "of order |Phi|, far above eps_e",
+                    "wrong-sign": "H negated: the weighted expectation fits -Phi instead of Phi",
+                    "no-bias": "H without its bias coordinate (sign(a_dx) replaced by 1): the "
+                               "even part of the target is lost, so z^2 and e^z - 1 miss by far "
+                               "more than eps_e"},
           rule=Rule((
               Exact("hermite_identity_dev", "the untruncated weight reproduces sum_i c_i u^i "
                     "(Hermite identity)", "quadrature"),
@@ -240,7 +245,10 @@ def _lemma_5_1a(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcom
                 "(E(u) + E(-u) = 2 E(0) for every such H); read on R^{d_x}, two coordinates "
                 "(<a, w*> and the bias coordinate a_dx) suffice.",
           quick=dict(eps_e=1e-3, sigma=1.0, n_u=25), full=dict(eps_e=1e-3, sigma=1.0, n_u=101),
-          controls=("no-bias", "zero-H"),
+          controls={"no-bias": "The two-coordinate weight also read without its bias coordinate: "
+                               "like every weight of one number it cannot fit the even z^2",
+                    "zero-H": "The two-coordinate weight set to 0: it misses z^2 by up to 3/4, "
+                              "so neither reading fits"},
           rule=Rule(
               (Below("one_number_error_over_eps_e", "on-target error / eps_e on Phi = z^2 of our "
                      "weight read through <a, w*> alone", 1.0,
@@ -311,7 +319,12 @@ def decay_fit(t: Any, err: Any, t_min: float) -> SlopeFit:
                     eps_e=1e-3, n_u=41,
                     t_grid=tuple(float(v) for v in np.round(np.logspace(-0.9, 4, 30), 6)),
                     fit_from=10.0),
-          controls=("wrong-exponent", "shifted-H"),
+          controls={"wrong-exponent": "The error held to the decay of (gamma sigma)^-2 instead of "
+                                      "log(gs)/(gs): it decays only like 1/(gamma sigma), too "
+                                      "slowly",
+                    "shifted-H": "H + 1: off target the constant adds about 1/2 (the indicator "
+                                 "is on half the time), an error that does not decay with gamma "
+                                 "sigma"},
           rule=Rule(
               (Below("literal_violations", "grid points where the error exceeds the printed "
                      "bound eps_e + C' log(gs)/(gs)", 0, "Lemma 5.1b as printed, O-constant 1, "

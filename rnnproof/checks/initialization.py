@@ -123,7 +123,12 @@ def _grams(sz: Mapping[str, Any], seed: int, w_var: float) -> list[list[np.ndarr
           claim="||h_l||^2 -> 1 + (l-1) eps_x^2 (so ||h_l|| -> sqrt(1 + (l-1) eps_x^2)), with "
                 "relative error falling like m^{-1/2}.",
           quick=NORMS_QUICK, full=NORMS_FULL,
-          controls=("wrong-variance", "norm-not-squared"),
+          controls={"wrong-variance": "W drawn with variance 1/m instead of 2/m (A unchanged): "
+                                      "||h_l||^2 no longer tends to 1 + (l-1) eps_x^2, so the "
+                                      "error does not fall with m",
+                    "norm-not-squared": "||h_l|| held against 1 + (l-1) eps_x^2, the limit of "
+                                        "its square: the misread limit leaves an error that does "
+                                        "not fall like m^(-1/2)"},
           rule=Rule((rate_criterion("rate", "the RMS relative error of ||h_l||^2 against "
                                             "1 + (l-1) eps_x^2"),)),
           depends=("definition-3.1", "definition-3.3"))
@@ -174,7 +179,12 @@ def _kernel_limit(L: int, eps: float, n_real: int, input_seed: int, act: str) ->
           claim="The Gram matrix <h_i(x), h_j(x')> over all positions of x^(0) and real inputs "
                 "tends to the arc-cosine recursion K, with relative error ~ m^{-1/2}.",
           quick=NORMS_QUICK, full=NORMS_FULL,
-          controls=("linear-kernel", "wrong-variance"),
+          controls={"linear-kernel": "The Gram matrix held against the kernel of a linear network "
+                                     "instead of the ReLU arc-cosine recursion: the error does "
+                                     "not fall like m^(-1/2)",
+                    "wrong-variance": "W drawn with variance 1/m against the kernel of 2/m: the "
+                                      "Gram matrix tends to another limit, so the error does not "
+                                      "fall"},
           rule=Rule((rate_criterion("rate", "||G_m - K||_F / ||K||_F"),)),
           depends=("init-norms",))
 def _init_kernel(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
@@ -229,7 +239,11 @@ def angle_constant_limit(i: np.ndarray, theta: np.ndarray) -> float:
                 "positions are only Theta(1/L) apart; finite widths follow the kernel.",
           quick=dict(widths=WIDTHS_QUICK, draws=40, L=16, eps=0.01, i_max=4096, fit_from=256),
           full=dict(widths=WIDTHS_FULL, draws=32, L=32, eps=0.01, i_max=16384, fit_from=1024),
-          controls=("linear-kernel", "wrong-c1"),
+          controls={"linear-kernel": "Theory from the kernel of a linear network: the measured "
+                                     "cosines do not approach it, and its angles do not shrink "
+                                     "like 3 pi / i",
+                    "wrong-c1": "The recursion started at c_1 = 1/2 instead of 1/pi: the closed "
+                                "form no longer equals the kernel's cosines"},
           rule=Rule((
               rate_criterion("rate", "the relative error of the cosines along x^(0) against "
                                      "the kernel"),
@@ -329,7 +343,12 @@ def _null_theory(L: int, eps_grid: tuple[float, ...], input_seeds: tuple[int, ..
           quick=dict(widths=WIDTHS_QUICK, draws=80, L=8, eps=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3)),
           full=dict(widths=WIDTHS_FULL, draws=32, L=16,
                     eps=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3)),  # float32 still resolves 1e-5
-          controls=("shifted-start", "wrong-variance"),
+          controls={"shifted-start": "The real input's x_1 turned 0.01 rad away from that of "
+                                     "x^(0): the distance is then about 0.01 at every eps_x, so "
+                                     "its exponent in eps_x is near 0",
+                    "wrong-variance": "W drawn with variance 1/m against the kernel limit of "
+                                      "2/m: the distances follow another limit, so the error "
+                                      "does not fall with m"},
           rule=Rule((
               exponent("eps_exponent", "exponent of ||h_L(x) - h_L(x^(0))|| in eps_x at the "
                                        "largest width", 1.0,
@@ -391,7 +410,12 @@ def _backs(sz: Mapping[str, Any], seed: int, w_var: float = 2.0, b_corr: float =
           claim="Every row of every Back_{i->j} has ||e_s^T Back_{i->j}||^2 -> m/d (the norm of "
                 "a row of B), whatever j - i; relative error ~ m^{-1/2}.",
           quick=BACK_QUICK, full=BACK_FULL,
-          controls=("wrong-variance", "wrong-normalisation"),
+          controls={"wrong-variance": "W drawn with variance 1/m: the rows of Back_{i->j} shrink "
+                                      "by half (in squared norm) per step, so they do not tend to "
+                                      "m/d",
+                    "wrong-normalisation": "Row norms held against m instead of m/d: the ratio "
+                                           "tends to 1/d, an error 1 - 1/d that does not fall "
+                                           "with m"},
           rule=Rule((rate_criterion("rate", "the RMS relative error of d ||e_s^T "
                                             "Back_{i->j}||^2 / m against 1"),)),
           depends=("definition-4.1", "definition-3.3"))
@@ -421,7 +445,12 @@ def _init_back_rows(sz: Mapping[str, Any], seed: int, control: str | None) -> Ou
           claim="Rows e_s^T Back_{i->j} and e_s^T Back_{i->j'} (j != j', B = Back_{i->i} "
                 "included) and rows s != s' have normalized correlations ~ m^{-1/2}.",
           quick=dict(BACK_QUICK, draws=40), full=BACK_FULL,
-          controls=("correlated-B", "identity-W"),
+          controls={"correlated-B": "Rows of B given correlation 0.5: rows s != s' stay "
+                                    "correlated at every width instead of decorrelating like "
+                                    "m^(-1/2)",
+                    "identity-W": "W = I, a recurrence that does not mix: Back rows for "
+                                  "different j stay correlated with each other and with B at "
+                                  "every width"},
           rule=Rule((rate_criterion("across_j", "the RMS correlation of rows across j != j'"),
                      rate_criterion("with_B", "the RMS correlation of rows with B"),
                      rate_criterion("across_s", "the RMS correlation of rows s != s'"))),
@@ -486,7 +515,11 @@ TYPICAL_GAIN = Equivalence(
                      back_m=512, back_seeds=6),
           full=dict(widths=(256, 512, 1024, 2048, 4096), seeds=10, starts=64, iters=100, L=40,
                     back_m=4096, back_seeds=10),
-          controls=("no-relu", "wrong-variance"),
+          controls={"no-relu": "Gains of the linear map x to Wx instead of sigma(Wx): the typical "
+                               "gain is sqrt 2 and the supremum 2 sqrt 2, not 1 and 1 + sqrt 2",
+                    "wrong-variance": "The draw called N(0, 2/m) has variance 1/m: the typical "
+                                      "gain is 1/sqrt 2, not 1, and the supremum and Back rows "
+                                      "shrink too"},
           rule=Rule(
               (TYPICAL_GAIN,
                Equivalence("sup_gain", "operator norm of x -> sigma(Wx) under N(0, 2/m) is "

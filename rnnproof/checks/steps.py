@@ -210,7 +210,10 @@ STEP1_RULE = Rule((
           claim="For ||W'||_F = tau/sqrt(m) along a W*-shaped direction, the remainder "
                 "F(W+W') - F(W) - f(W') grows like tau^{3/2} (flipped patterns), and relative "
                 "to f it falls at least like m^{-1/2}.",
-          quick=_STEP1_QUICK, full=_STEP1_FULL, controls=("random-linear-map",),
+          quick=_STEP1_QUICK, full=_STEP1_FULL,
+          controls={"random-linear-map": "f taken along a random direction of the same norm, not "
+                                         "along W': the remainder keeps a first-order part and "
+                                         "grows like tau, not tau^(3/2)"},
           rule=STEP1_RULE, depends=("equation-5.1", "definition-4.1"))
 @single_threaded
 def _step_1_first_order(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
@@ -243,7 +246,10 @@ FLIPS_RULE = Rule((
 @register("step-1-pattern-flips", label="lemma-step-1",
           claim="For ||W'||_F = tau/sqrt(m) the fraction of flipped activation patterns equals "
                 "E|delta_k| phi(0)/s to first order: linear in tau and of order m^{-1/2}.",
-          quick=_STEP1_QUICK, full=_STEP1_FULL, controls=("not-norm-bounded",),
+          quick=_STEP1_QUICK, full=_STEP1_FULL,
+          controls={"not-norm-bounded": "||W'||_F = tau instead of tau/sqrt(m): the flip "
+                                        "fraction no longer falls like m^(-1/2): its exponent in "
+                                        "m is near 0"},
           rule=FLIPS_RULE, depends=("equation-5.1", "definition-4.1"))
 @single_threaded
 def _step_1_pattern_flips(sz: Mapping[str, Any], seed: int, control: str | None) -> Outcome:
@@ -299,7 +305,8 @@ def rademacher_n_evidence(Ns: Sequence[int], R: Any) -> dict[str, Any]:
           full=dict(m=1024, L=10, d_x=8, d=1, eps_x=0.1,
                     N=(8, 16, 32, 64, 128, 256, 512, 1024, 2048), seeds=8, draws=1000,
                     tau0=1.0),
-          controls=("not-norm-bounded",),
+          controls={"not-norm-bounded": "Radius tau0 sqrt(N/m), growing with the sample size: "
+                                        "R_N stays flat in N instead of falling like N^(-1/2)"},
           rule=Rule((exponent("N_exponent", "exponent of R_N in the sample size N", -0.5,
                               {"N^-1/4": -0.25, "N^0": 0.0, "N^-1": -1.0}),
                      Exact("within_khintchine_kahane", "every R_N between the Khintchine-"
@@ -414,7 +421,9 @@ def _rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) -> Outc
           claim="The Rademacher complexity of the linear class F_{j,1} (radius tau0/sqrt(m)) "
                 "grows polynomially in the position j <= L: in log R = a + k log j + r j the rate "
                 "r is 0.",
-          quick=_RAD_L_QUICK, full=_RAD_L_FULL, controls=("exploding-W",),
+          quick=_RAD_L_QUICK, full=_RAD_L_FULL,
+          controls={"exploding-W": "W of variance 4/m: sigma(W .) stretches states by sqrt 2 per "
+                                   "step, so R grows like sqrt(2)^j, not polynomially"},
           rule=Rule((polynomial_growth("rate", "rate r of the nested growth model in j"),)),
           depends=("equation-5.1", "definition-sgd"))
 @single_threaded
@@ -426,7 +435,9 @@ def _step_4_rademacher_l(sz: Mapping[str, Any], seed: int, control: str | None) 
           claim="The Rademacher complexity of the linear class grows in the position j slower "
                 "than the sqrt(2)^j of the earlier bounds: the rate r of the nested model is "
                 "below ln sqrt(2).",
-          quick=_RAD_L_QUICK, full=_RAD_L_FULL, controls=("exploding-W-x2",),
+          quick=_RAD_L_QUICK, full=_RAD_L_FULL,
+          controls={"exploding-W-x2": "W of variance 8/m: states stretch by 2 per step, so R "
+                                      "grows like 2^j, faster than sqrt(2)^j"},
           rule=Rule((slower_than_sqrt2_power("rate", "rate r of the nested growth model in j"),)),
           depends=("equation-5.1", "definition-sgd"))
 @single_threaded
@@ -462,7 +473,8 @@ def rademacher_m_evidence(ms: Sequence[int], R: Any) -> dict[str, SlopeFit]:
                      draws=200, tau0=1.0),
           full=dict(m=(256, 512, 1024, 2048, 4096, 8192), L=10, N=256, d_x=8, d=1, eps_x=0.1,
                     seeds=8, draws=500, tau0=1.0),
-          controls=("not-norm-bounded",),
+          controls={"not-norm-bounded": "Radius tau0 instead of tau0/sqrt(m): R grows like "
+                                        "m^(1/2) with the width"},
           rule=Rule((exponent("m_exponent", "exponent of R_N in the width m", 0.0,
                               {"m^0.25": 0.25, "m^0.5 (radius tau0, not tau0/sqrt(m))": 0.5}),)),
           depends=("equation-5.1", "definition-5.3", "definition-sgd"))
@@ -559,7 +571,12 @@ def _bound_runs_cached(key: tuple, seed: int) -> list[dict[str, Any]]:
                      delta=0.05, draws=200),
           full=dict(m=2048, L=8, d_x=8, d=1, eps_x=0.5, N=1024, n_eval=8192, T=16000, runs=8,
                     delta=0.05, draws=500),
-          controls=("not-norm-bounded", "radius-over-sqrt-m"),
+          controls={"not-norm-bounded": "The ball's radius set to a quarter of the norm of SGD's "
+                                        "output: that output is no longer in the class the bound "
+                                        "covers",
+                    "radius-over-sqrt-m": "The complexity term taken at radius tau/sqrt(m): the "
+                                          "bound shrinks by sqrt(m) and no longer covers the "
+                                          "constructed member's gap"},
           rule=Rule((
               Exact("in_class", "every SGD output lies in the ball: ||W'_T||_F <= tau"),
               Below("risk_over_constant", "test risk of the trained network over that of the "
@@ -730,7 +747,9 @@ def _step3_regime(sz: Mapping[str, Any], r: Mapping[str, Any]) -> dict[str, Any]
 @register("step-3-norm-path", label="lemma-step-3",
           claim="Along the SGD path the shift stays inside the ball of the comparator: "
                 "||W_t||_F <= ||W*||_F / lambda for every recorded t <= T.",
-          quick=_STEP3_QUICK, full=_STEP3_FULL, controls=("eta-x10",),
+          quick=_STEP3_QUICK, full=_STEP3_FULL,
+          controls={"eta-x10": "SGD at 10 times the chosen step size: the path leaves the ball "
+                               "of radius ||W*||_F / lambda"},
           rule=Rule((Below("max_norm_ratio", "largest recorded ||W'_t||_F / (||W*||_F / lambda)",
                            1.0, "the radius ||W*||_F / lambda of the comparator ball (the norm "
                            "of V* = W*/lambda, for which lambda f(V*) = f(W*))"),)),
@@ -780,7 +799,11 @@ STEP3_RULE = Rule((
                 "||V||_F <= ||W*||_F / lambda for the linear objective (a convex problem solved "
                 "exactly): Obj(W'_T) <= min_ball Obj_lin + eps; and the averaged online "
                 "objective obeys the online-gradient-descent bound at that comparator.",
-          quick=_STEP3_QUICK, full=_STEP3_FULL, controls=("frozen-W", "eta-x10"),
+          quick=_STEP3_QUICK, full=_STEP3_FULL,
+          controls={"frozen-W": "Learning rate 0: the last iterate stays at 0, whose objective is "
+                                "above the ball's minimum by far more than eps",
+                    "eta-x10": "SGD at 10 times the chosen step size: the last iterate leaves "
+                               "the comparator ball of radius ||W*||_F / lambda"},
           rule=STEP3_RULE,
           depends=("definition-5.3", "lemma-step-1", "equation-5.1", "definition-sgd"))
 @single_threaded
