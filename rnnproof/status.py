@@ -237,7 +237,7 @@ def controls_markdown(statements: Mapping[str, Statement]) -> str:
                    f"{claim}\n")
         for name in c.controls:
             note = c.control_notes.get(name, "")
-            out.append(f"- `{name}`" + (f": {note}" if note else ""))
+            out.append(f"- `{name}`" + (f": {plain_markdown(note)}" if note else ""))
         out.append("")
     return "\n".join(out)
 
