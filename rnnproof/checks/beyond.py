@@ -29,7 +29,15 @@ from ..initialization import probe_inputs
 from ..rnn import init_weights
 from ..stats import Estimate, fit_loglog, fit_loglog_by_seed, growth_fit, mean_estimate
 from ..train import single_threaded
-from ..verdicts import SQRT2_RATE, Below, Exact, Rule, exponent, slower_than_sqrt2_power
+from ..verdicts import (
+    SQRT2_RATE,
+    Below,
+    Equivalence,
+    Exact,
+    Rule,
+    exponent,
+    slower_than_sqrt2_power,
+)
 from .registry import Outcome, register
 
 
@@ -82,6 +90,16 @@ KERNEL_TARGETS = {"non-linear": nonlinear_target, "theorem-1": theorem_1_target}
 #: second-order effect). The kernel regime predicts m^-1/2, inside the bracket.
 LAZY_FASTER_THAN = -0.25
 LAZY_SLOWER_THAN = -1.0
+
+
+def in_bracket(name: str, statement: str) -> Equivalence:
+    """The exponent lies in (LAZY_SLOWER_THAN, LAZY_FASTER_THAN): TOST on the bracket's centre
+    with its half-width as the margin (the two one-sided tests at its ends)."""
+    return Equivalence(name, statement, (LAZY_FASTER_THAN + LAZY_SLOWER_THAN) / 2,
+                       (LAZY_FASTER_THAN - LAZY_SLOWER_THAN) / 2,
+                       "the bracket (-1, -1/4): faster than m^-1/4 (rejecting feature learning, "
+                       "m^0, and the nearest slower competitor of the predicted m^-1/2), slower "
+                       "than m^-1 (a second-order effect)")
 RATE_COMPETITORS = {"m^-1/4": -0.25, "m^0": 0.0, "m^-1": -1.0}
 
 
@@ -256,8 +274,7 @@ def lazy_evidence(ms: Sequence[float], kernel_change: Sequence[float],
     (:func:`common_slope`, one intercept per target)."""
     kc = common_slope(ms, kernel_change, groups)
     li = common_slope(ms, linearization, groups)
-    return {"kernel_change_rate": kc, "kernel_change_rate_neg": kc.shifted(0.0, -1.0),
-            "linearization_rate": li, "linearization_rate_neg": li.shifted(0.0, -1.0)}
+    return {"kernel_change_rate": kc, "linearization_rate": li}
 
 
 def _lazy_table(sz: Mapping[str, Any], seed: int, mode: str) -> dict[str, dict[str, np.ndarray]]:
@@ -375,17 +392,10 @@ def _kernel_regression(sz: Mapping[str, Any], seed: int, control: str | None) ->
           controls={"not-lazy": "SGD's shift scaled by sqrt(m / m_min), so that its Frobenius "
                     "norm does not shrink like m^{-1/2}"},
           rule=Rule((
-              Below("kernel_change_rate", "exponent in m of ||Theta_m(W+W'_T) - Theta_m(W)||_F "
-                    "/ ||Theta_m(W)||_F", LAZY_FASTER_THAN,
-                    "-1/4: the change falls faster than m^-1/4, rejecting feature learning "
-                    "(m^0) and the nearest slower competitor of the predicted m^-1/2"),
-              Below("kernel_change_rate_neg", "minus that exponent", -LAZY_SLOWER_THAN,
-                    "1: the change falls slower than m^-1 (a second-order effect)"),
-              Below("linearization_rate", "exponent in m of ||F(W+W'_T) - F_lin|| / "
-                    "||F(W+W'_T) - F(W)||", LAZY_FASTER_THAN,
-                    "-1/4: the network approaches its linearization faster than m^-1/4"),
-              Below("linearization_rate_neg", "minus that exponent", -LAZY_SLOWER_THAN,
-                    "1: slower than m^-1"),
+              in_bracket("kernel_change_rate", "exponent in m of ||Theta_m(W+W'_T) - "
+                         "Theta_m(W)||_F / ||Theta_m(W)||_F"),
+              in_bracket("linearization_rate", "exponent in m of ||F(W+W'_T) - F_lin|| / "
+                         "||F(W+W'_T) - F(W)||"),
           )),
           depends=("kernel-limit", "lemma-step-1", "definition-sgd"))
 @single_threaded
@@ -596,7 +606,7 @@ def null_distance_evidence(ms: Sequence[float], errors: Sequence[float]) -> dict
     """Evidence of off-norm-null-distance from independent draws (one error per draw: the largest
     over the settings of the relative error of ||h_l - h_l^(0)|| against the recursion)."""
     fit = fit_loglog(ms, errors)
-    return {"rate": fit, "rate_neg": fit.estimate.shifted(0.0, -1.0)}
+    return {"rate": fit}
 
 
 @register("off-norm-null-distance", label="off-normalization",
@@ -608,12 +618,9 @@ def null_distance_evidence(ms: Sequence[float], errors: Sequence[float]) -> dict
           controls={"normalized-recursion": "the recursion fed with every token rescaled to norm "
                     "eps_x, as Definition 3.2 assumes"},
           rule=Rule((
-              Below("rate", "exponent in m of the worst setting's relative error of "
-                    "||h_l - h_l^(0)|| against the recursion", LAZY_FASTER_THAN,
-                    "-1/4: the error falls faster than m^-1/4 (a recursion that is wrong leaves "
-                    "a floor, exponent 0)"),
-              Below("rate_neg", "minus that exponent", -LAZY_SLOWER_THAN,
-                    "1: slower than m^-1 (the predicted m^-1/2 lies inside the bracket)"),
+              in_bracket("rate", "exponent in m of the worst setting's relative error of "
+                         "||h_l - h_l^(0)|| against the recursion (a wrong recursion leaves a "
+                         "floor, exponent 0)"),
           )),
           depends=("init-null-distance", "definition-3.2", "footnote-3"))
 @single_threaded
