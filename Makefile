@@ -27,16 +27,23 @@ $(MATHJAX):
 	cp -r _build/.npm/node_modules/mathjax/es5 _build/.mathjax/mathjax
 
 # The notebook cache and Sphinx's doctrees are keyed on the chapters' source; when the package
-# changes, drop them so that every chapter re-executes against the new code.
-book: $(STAMP) $(MATHJAX)
-	@h=$$(cat rnnproof/*.py rnnproof/checks/*.py | sha256sum | cut -c1-16); \
+# changes, drop them (and the check results) so that every chapter re-executes against the new
+# code. Check results are keyed by the package source too (rnnproof.checks.run): the tests and
+# the book share them, so a book built after the tests does not run the same checks again.
+FRESH = h=$$(cat rnnproof/*.py rnnproof/checks/*.py | sha256sum | cut -c1-16); \
 	if [ "$$(cat _build/.package-hash 2>/dev/null)" != "$$h" ]; then \
 	  rm -rf _build/.jupyter_cache _build/.checks _build/.doctrees; fi; \
 	mkdir -p _build && echo "$$h" > _build/.package-hash
-	RNNPROOF_CHECK_CACHE=$(CURDIR)/_build/.checks $(VENV)/bin/jupyter-book build . $(JBFLAGS)
+CHECK_CACHE := RNNPROOF_CHECK_CACHE=$(CURDIR)/_build/.checks
+
+book: $(STAMP) $(MATHJAX)
+	@$(FRESH)
+	$(CHECK_CACHE) $(VENV)/bin/jupyter-book build . $(JBFLAGS)
 
 test: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q --ignore=tests/test_browser.py
+	@$(FRESH)
+	$(CHECK_CACHE) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+	  $(PY) -m pytest -n 2 -q --ignore=tests/test_browser.py
 
 # The built book in headless Chromium with the network off (after `make book`).
 browser-test: $(STAMP)

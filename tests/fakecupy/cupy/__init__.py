@@ -586,9 +586,10 @@ class _Ufunc:
         self._uf = uf
         self.__name__ = uf.__name__
         self.nin, self.nout, self.nargs = uf.nin, uf.nout, uf.nargs
+        self._call = _make(uf, uf.__name__)  # made once: a call per use is slow
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return _make(self._uf, self.__name__)(*args, **kwargs)
+        return self._call(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         if name not in ("reduce", "accumulate", "outer", "at", "reduceat"):
