@@ -377,7 +377,7 @@ def findings_markdown(statements: Mapping[str, Statement],
         if st:
             links.append(f"chapter {{doc}}`{st.chapter}`")
         if f"fig-{r.id}" in figures:
-            links.append(f"figure {{ref}}`fig-{r.id}`")
+            links.append(f"{{ref}}`figure <fig-{r.id}>`")
         body = (f"**As printed.** {f['printed']}\n\n**What the numbers show.** "
                 f"{f['observed']}\n\n**What holds.** {f['holds']}\n")
         evidence = "  \n".join(f"{_badge(g['verdict'])} {g['headline']}" for g in r.grades)
