@@ -87,6 +87,18 @@ def browser():
         b.close()
 
 
+REFRESH = re.compile(r'<meta\s+http-equiv="refresh"\s+content="\d+;\s*url=([^"]+)"', re.I)
+HAS_MATHJAX_JS = "() => !!document.querySelector('script[src*=\"mathjax\" i]')"
+
+
+def _redirect(page: str) -> str | None:
+    """The page a meta-refresh page forwards to (relative to the site root), else None."""
+    m = REFRESH.search((HTML / page).read_text(errors="replace"))
+    if m is None:
+        return None
+    return (Path(page).parent / unquote(m.group(1))).as_posix().removeprefix("./")
+
+
 @functools.cache
 def _ids(page: str) -> frozenset[str]:
     text = (HTML / page).read_text(errors="replace")
@@ -127,9 +139,17 @@ def test_page_renders_offline(page: str, server: str, browser) -> None:
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(server + page, wait_until="load")
-    pg.wait_for_function("() => !window.MathJax || (window.MathJax.startup && "
-                         "window.MathJax.startup.promise)", timeout=30000)
-    pg.evaluate("() => window.MathJax ? window.MathJax.startup.promise : null")
+    target = _redirect(page)
+    if target is not None:  # Jupyter Book's root index.html forwards to the first chapter
+        assert (HTML / target).exists(), f"{page} forwards to a missing page {target}"
+        pg.wait_for_url(server + target, timeout=30000)
+        pg.wait_for_load_state("load")
+    # MathJax's configuration object exists before MathJax itself has loaded: wait for the
+    # startup promise on pages that load MathJax, then for typesetting to finish
+    if pg.evaluate(HAS_MATHJAX_JS):
+        pg.wait_for_function("() => window.MathJax && window.MathJax.startup && "
+                             "window.MathJax.startup.promise", timeout=30000)
+        pg.evaluate("() => window.MathJax.startup.promise.then(() => null)")
     pg.wait_for_load_state("networkidle")
     math = pg.evaluate(MATH_JS)
     text = pg.evaluate(VISIBLE_TEXT_JS)
