@@ -1,6 +1,7 @@
 """Command line: ``python -m rnnproof check|sweep|sweep-report|info|bench``.
 
     python -m rnnproof check [IDS ...] [--profile quick|full] [--seed S] [--json FILE]
+        (exit status 1 when a claim is refuted)
     python -m rnnproof sweep [IDS ...] --seeds 0-19 [--profile quick|full]
                              [--scheduler ADDRESS] [--workers N] --out FILE.jsonl
     python -m rnnproof sweep-report FILE.jsonl [--markdown FILE.md]
@@ -13,7 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+
+
+def exit_status(verdicts: Iterable[str]) -> int:
+    """The exit status of ``check``: 1 when any claim is ``refuted``, else 0. ``inconclusive``
+    and ``out-of-reach`` are graded answers about the claim, not failures of the run."""
+    return 1 if "refuted" in set(verdicts) else 0
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -43,7 +50,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump([r.summary() for r in results], fh, indent=1)
-    return 0 if npass == len(results) else 1
+    return exit_status(r.verdict for r in results)
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -26,3 +26,10 @@ def test_unknown_id_is_an_error():
 def test_info():
     p = run("info")
     assert p.returncode == 0 and "backend: numpy" in p.stdout
+
+
+def test_exit_status_fails_only_on_refuted():
+    from rnnproof.__main__ import exit_status
+    assert exit_status(["exact", "confirmed", "corrected", "inconclusive", "out-of-reach"]) == 0
+    assert exit_status(["confirmed", "refuted"]) == 1
+    assert exit_status([]) == 0
