@@ -744,7 +744,7 @@ def _off_norm_lemma_5_2a(sz: Mapping[str, Any], seed: int, control: str | None) 
                 "design": design, "finite_mean": [float(f.mean()) for f in finite]})
 
 
-_OTT_QUICK = dict(m=128, steps=500, N=256, n_test=300, L=5, d_x=5, seeds=3,
+_OTT_QUICK = dict(m=128, steps=500, N=256, n_test=300, L=5, d_x=5, seeds=8,
                   eps=(0.01, 0.03, 0.1, 0.3, 0.6, 0.9), c=(0.25, 0.5, 1.0), eps_c=0.5)
 _OTT_FULL = dict(m=1024, steps=4000, N=2048, n_test=2000, L=8, d_x=8, seeds=4,
                  eps=(0.01, 0.03, 0.1, 0.3, 0.6, 0.9), c=(0.25, 0.5, 1.0), eps_c=0.5)
